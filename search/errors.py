@@ -1,0 +1,19 @@
+"""raysweep's exceptions. The CLI prints ``error: <message>`` and exits 2 for the input errors."""
+
+from __future__ import annotations
+
+
+class RaysweepError(Exception):
+    """Base class of every error raysweep raises on purpose."""
+
+
+class SpecError(RaysweepError):
+    """The sweep spec or a ``--set`` override is invalid; raised before Ray starts."""
+
+
+class ResumeError(RaysweepError):
+    """A directory can't be resumed: not a raysweep experiment, or its spec was changed."""
+
+
+class ExperimentExistsError(RaysweepError):
+    """``run`` was asked to create an experiment whose directory already holds one."""

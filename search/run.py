@@ -1,0 +1,145 @@
+"""Running a sweep: spec -> Optuna searcher + Tune scheduler -> ``Tuner.fit`` -> summary."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from search.experiment import ensure_new, experiment_dir, resolve_storage, versions, write_spec
+from search.ray_session import ensure_ray
+from search.spec import SweepSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    trial_id: str
+    config: dict[str, Any]
+    metric: float  # best value of the sweep metric over the trial's epochs
+    epochs: int
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    path: Path
+    metric: str
+    mode: str
+    num_trials: int
+    num_errors: int
+    best: TrialSummary | None
+    baseline: TrialSummary | None
+
+
+def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
+    """The ``tune.Tuner`` for ``spec``; search, scheduling and retries are Ray's and Optuna's."""
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    from search.samplers import build_sampler
+    from search.schedulers import build_scheduler
+    from search.space import to_distributions
+    from trainables.data import load_dataset
+    from trainables.trainable import TrialSettings, train_mlp
+
+    data = load_dataset(
+        spec.data.dataset,
+        val_fraction=spec.data.val_fraction,
+        seed=spec.data.seed,
+        synthetic=spec.data.synthetic,
+    )
+    settings = TrialSettings(
+        sweep_seed=spec.search.seed,
+        metric=spec.metric.name,
+        mode=spec.metric.mode,
+        checkpoint_every=spec.checkpoint.every,
+        threads=max(1, int(spec.resources.cpus_per_trial)),
+    )
+    # with_parameters puts the data set in the object store once; trials map it zero-copy.
+    trainable = tune.with_resources(
+        tune.with_parameters(train_mlp, data=data, settings=settings),
+        {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
+    )
+    # metric/mode go to the searcher too: Tune skips set_search_properties when the searcher
+    # has its own space and param_space carries the fixed values.
+    searcher = OptunaSearch(
+        space=to_distributions(dict(spec.space)),
+        metric=spec.metric.name,
+        mode=spec.metric.mode,
+        points_to_evaluate=[dict(spec.search.baseline)],  # the base camp runs first
+        sampler=build_sampler(spec.search.sampler, spec.search.seed),
+    )
+    return tune.Tuner(
+        trainable,
+        param_space=dict(spec.fixed),  # constants merged into every suggested config
+        tune_config=tune.TuneConfig(
+            metric=spec.metric.name,
+            mode=spec.metric.mode,
+            search_alg=ConcurrencyLimiter(searcher, max_concurrent=spec.search.max_concurrent),
+            scheduler=build_scheduler(spec.scheduler, baseline=spec.search.baseline),
+            num_samples=spec.search.num_samples,
+            reuse_actors=True,  # a fresh actor costs seconds of torch import per trial
+            trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=str(storage),
+            verbose=1,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
+            failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
+        ),
+    )
+
+
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    name: str | None = None,
+    storage: str | None = None,
+    address: str | None = None,
+) -> SweepSummary:
+    """Run ``spec`` to completion and summarize it; the experiment stays on disk for resume."""
+    name = name or spec.name
+    root = resolve_storage(storage)
+    path = experiment_dir(root, name)
+    ensure_new(path)
+    ensure_ray(address)
+    tuner = build_tuner(spec, storage=root, name=name)
+    write_spec(path, spec.to_yaml(), provenance=versions())
+    results = tuner.fit()
+    return summarize(results, spec, path)
+
+
+def summarize(results: Any, spec: SweepSpec, path: Path) -> SweepSummary:
+    """Best trial and baseline from a ``ResultGrid``, each at its best epoch."""
+    metric, mode = spec.metric.name, spec.metric.mode
+    trials = [_trial_summary(r, metric, mode, spec) for r in results]
+    trials = [t for t in trials if t is not None]  # in the order Tune created them
+    sign = 1 if mode == "max" else -1
+    finite = [t for t in trials if math.isfinite(t.metric)]
+    best = max(finite, key=lambda t: sign * t.metric) if finite else None
+    baseline = next((t for t in trials if _is_baseline(t, spec)), None)
+    return SweepSummary(path, metric, mode, len(results), results.num_errors, best, baseline)
+
+
+def _is_baseline(trial: TrialSummary, spec: SweepSpec) -> bool:
+    return all(trial.config.get(k) == v for k, v in spec.search.baseline.items())
+
+
+def _trial_summary(result: Any, metric: str, mode: str, spec: SweepSpec) -> TrialSummary | None:
+    history = result.metrics_dataframe
+    if history is None or history.empty or metric not in history:
+        return None
+    values = history[metric].astype(float)
+    value = float(values.max() if mode == "max" else values.min())
+    config = {k: result.config[k] for k in (*spec.space, *spec.fixed) if k in result.config}
+    return TrialSummary(
+        trial_id=str(result.metrics.get("trial_id", result.path)),
+        config=config,
+        metric=value,
+        epochs=int(history["training_iteration"].max()),
+    )

@@ -1,0 +1,124 @@
+"""Exact checkpoints: one self-describing dict with everything a trial needs to continue.
+
+Files are written atomically (temp file, fsync, rename) with a SHA-256 beside them, so a torn
+or corrupted file is detected on load instead of silently restarting or crashing a trial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from trainables.loop import TrainState
+
+FORMAT_VERSION = 1
+CHECKPOINT_FILE = "state.pt"
+CHECKSUM_SUFFIX = ".sha256"
+
+
+class CheckpointError(Exception):
+    """Raised when a checkpoint file is missing, truncated, corrupt or of an unknown format."""
+
+
+def _rng_state(state: TrainState) -> dict[str, Any]:
+    # The legacy global numpy state holds an ndarray, which weights_only loading refuses:
+    # its key array travels as a tensor instead.
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    rng: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "batch_order": state.generator.get_state(),
+        "python": random.getstate(),
+        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+    }
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return rng
+
+
+def _set_rng_state(state: TrainState, rng: dict[str, Any]) -> None:
+    torch.set_rng_state(rng["torch"].cpu())  # map_location may have moved it
+    state.generator.set_state(rng["batch_order"].cpu())
+    random.setstate(rng["python"])
+    name, keys, pos, has_gauss, cached = rng["numpy"]
+    np.random.set_state((name, keys.cpu().numpy().astype(np.uint32), pos, has_gauss, cached))
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+
+
+def to_checkpoint_dict(state: TrainState) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "lr_scheduler": None if state.lr_scheduler is None else state.lr_scheduler.state_dict(),
+        "next_epoch": state.next_epoch,
+        "best_metric": state.best_metric,
+        "rng": _rng_state(state),
+        "train_config": state.config.to_dict(),
+    }
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(state: TrainState, directory: str | os.PathLike[str]) -> Path:
+    """Write ``state`` into ``directory`` as ``state.pt`` plus its checksum; return the file."""
+    path = Path(directory) / CHECKPOINT_FILE
+    _atomic_write(path, lambda f: torch.save(to_checkpoint_dict(state), f))
+    digest = _digest(path).encode()
+    _atomic_write(path.with_name(path.name + CHECKSUM_SUFFIX), lambda f: f.write(digest))
+    return path
+
+
+def read_checkpoint(
+    directory: str | os.PathLike[str], *, device: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """Verify and load a checkpoint dict (``weights_only=True``); raise ``CheckpointError``."""
+    path = Path(directory) / CHECKPOINT_FILE
+    checksum = path.with_name(path.name + CHECKSUM_SUFFIX)
+    if not path.is_file() or not checksum.is_file():
+        raise CheckpointError(f"{path}: checkpoint or its checksum is missing")
+    if _digest(path) != checksum.read_text().strip():
+        raise CheckpointError(f"{path}: checksum mismatch (truncated or corrupt)")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # an unpickling error means a file we cannot trust
+        raise CheckpointError(f"{path}: cannot be loaded: {exc}") from exc
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: format_version {payload.get('format_version')!r}, expected {FORMAT_VERSION}"
+        )
+    return payload
+
+
+def load_checkpoint(state: TrainState, directory: str | os.PathLike[str]) -> None:
+    """Restore ``state`` in place from a checkpoint written by ``save_checkpoint``."""
+    device = next(state.model.parameters()).device
+    payload = read_checkpoint(directory, device=device)
+    state.model.load_state_dict(payload["model"])
+    state.optimizer.load_state_dict(payload["optimizer"])
+    if state.lr_scheduler is not None and payload["lr_scheduler"] is not None:
+        state.lr_scheduler.load_state_dict(payload["lr_scheduler"])
+    state.next_epoch = int(payload["next_epoch"])
+    state.best_metric = payload["best_metric"]
+    _set_rng_state(state, payload["rng"])

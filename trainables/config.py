@@ -1,0 +1,153 @@
+"""What one trial consumes: the typed ``TrainConfig`` and the hyperparameters it understands."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Metric names are defined once; the trainable reports them and the spec validates against them.
+EPOCH = "epoch"
+TRAIN_LOSS = "train_loss"
+VAL_LOSS = "val_loss"
+VAL_ACCURACY = "val_accuracy"
+VAL_MAE = "val_mae"
+LR = "lr"
+EPOCH_TIME_S = "epoch_time_s"
+N_PARAMS = "n_params"
+DIVERGED = "diverged"
+
+CLASSIFICATION_METRICS = (TRAIN_LOSS, VAL_LOSS, VAL_ACCURACY)
+REGRESSION_METRICS = (TRAIN_LOSS, VAL_LOSS, VAL_MAE)
+
+ACTIVATION_NAMES = ("relu", "leaky_relu", "tanh", "gelu", "elu", "selu")
+INIT_NAMES = (
+    "default",
+    "xavier_uniform",
+    "xavier_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+    "orthogonal",
+)
+OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+LR_SCHEDULE_NAMES = ("none", "step", "plateau", "cosine")
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """One knob of the trainable: its value type, default and the values it accepts."""
+
+    kind: type  # float, int or str (defaults live on ``TrainConfig``)
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+
+    def describe(self) -> str:
+        if self.choices is not None:
+            return f"one of {list(self.choices)}"
+        lo = "(" if self.exclusive_minimum else "["
+        hi = ")" if self.exclusive_maximum else "]"
+        low = "-inf" if self.minimum is None else repr(self.minimum)
+        high = "inf" if self.maximum is None else repr(self.maximum)
+        return f"a {self.kind.__name__} in {lo}{low}, {high}{hi}"
+
+    def accepts(self, value: Any) -> bool:
+        if self.choices is not None:
+            return isinstance(value, str) and value in self.choices
+        if isinstance(value, bool):
+            return False
+        if self.kind is int and not isinstance(value, int):
+            return False
+        if self.kind is float and not isinstance(value, (int, float)):
+            return False
+        if self.minimum is not None:
+            if value < self.minimum or (self.exclusive_minimum and value == self.minimum):
+                return False
+        if self.maximum is not None:
+            if value > self.maximum or (self.exclusive_maximum and value == self.maximum):
+                return False
+        return True
+
+
+def _unit() -> Hyperparameter:
+    return Hyperparameter(float, minimum=0.0, maximum=1.0, exclusive_maximum=True)
+
+
+HYPERPARAMETERS: dict[str, Hyperparameter] = {
+    "lr": Hyperparameter(float, minimum=0.0, exclusive_minimum=True),
+    "depth": Hyperparameter(int, minimum=0, maximum=64),
+    "width": Hyperparameter(int, minimum=1, maximum=65536),
+    "activation": Hyperparameter(str, choices=ACTIVATION_NAMES),
+    "init": Hyperparameter(str, choices=INIT_NAMES),
+    "optimizer": Hyperparameter(str, choices=OPTIMIZER_NAMES),
+    "momentum": _unit(),
+    "weight_decay": Hyperparameter(float, minimum=0.0),
+    "beta1": _unit(),
+    "beta2": _unit(),
+    "lr_schedule": Hyperparameter(str, choices=LR_SCHEDULE_NAMES),
+    "lr_factor": Hyperparameter(
+        float, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True
+    ),
+    "lr_patience": Hyperparameter(int, minimum=0),
+    "lr_step_size": Hyperparameter(int, minimum=1),
+    "batch_size": Hyperparameter(int, minimum=1),
+    "epochs": Hyperparameter(int, minimum=1),
+    "dropout": _unit(),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A trial's hyperparameters, typed. Built once from Tune's ``config`` dict."""
+
+    lr: float = 1e-3
+    depth: int = 2
+    width: int = 64
+    activation: str = "relu"
+    init: str = "default"
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    lr_schedule: str = "none"
+    lr_factor: float = 0.5
+    lr_patience: int = 2
+    lr_step_size: int = 10
+    batch_size: int = 64
+    epochs: int = 10
+    dropout: float = 0.0
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any]) -> TrainConfig:
+        """Build from a Tune config; unknown keys or out-of-range values raise ``ValueError``."""
+        unknown = sorted(set(config) - set(HYPERPARAMETERS))
+        if unknown:
+            raise ValueError(
+                f"unknown hyperparameters {unknown}; expected {sorted(HYPERPARAMETERS)}"
+            )
+        values: dict[str, Any] = {}
+        for name, value in config.items():
+            hp = HYPERPARAMETERS[name]
+            if not hp.accepts(value):
+                raise ValueError(f"`{name}` must be {hp.describe()}, but got {value!r}")
+            values[name] = float(value) if hp.kind is float else value
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def trial_seed(config: Mapping[str, Any], sweep_seed: int) -> int:
+    """A trial's seed: a pure function of its hyperparameters and the sweep seed.
+
+    Hashing the config (not the trial id) makes a trial reproducible across runs, restores and
+    actor reuse, whatever order the trials happened to start in.
+    """
+    payload = json.dumps({"config": dict(config), "seed": sweep_seed}, sort_keys=True, default=str)
+    return int.from_bytes(hashlib.sha256(payload.encode()).digest()[:4], "little") & 0x7FFFFFFF
