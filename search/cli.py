@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from search.errors import RaysweepError
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+if TYPE_CHECKING:
+    from search.run import SweepSummary
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _add_spec_args(p: argparse.ArgumentParser) -> None:
@@ -42,6 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a spec without running it")
     _add_spec_args(validate)
+
+    resume = commands.add_parser("resume", help="continue an interrupted sweep")
+    resume.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
+    resume.add_argument("--address", help="join a running Ray cluster (e.g. auto or HOST:6379)")
+    resume.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change resources.* for the rest of the sweep; the search itself can't change",
+    )
+
+    status = commands.add_parser("status", help="trials of an experiment, without starting Ray")
+    status.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
     return parser
 
 
@@ -57,12 +77,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from search.run import run_sweep
-    from search.spec import load_spec
-
-    spec = load_spec(args.spec, args.overrides)
-    summary = run_sweep(spec, name=args.name, storage=args.storage, address=args.address)
+def _print_summary(summary: SweepSummary) -> int:
     print()
     print(f"experiment: {summary.path}")
     print(f"trials: {summary.num_trials} ({summary.num_errors} errored)")
@@ -71,21 +86,76 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"baseline {summary.metric}: {summary.baseline.metric:.4f} "
             f"config {json.dumps(summary.baseline.config)}"
         )
+    if summary.best is not None:
+        delta = ""
+        if summary.baseline is not None:
+            delta = f" ({summary.best.metric - summary.baseline.metric:+.4f} vs baseline)"
+        print(
+            f"best {summary.metric} ({summary.mode}): {summary.best.metric:.4f}{delta} "
+            f"trial {summary.best.trial_id}, {summary.best.epochs} epochs"
+        )
+        print(f"best config: {json.dumps(summary.best.config)}")
+    if summary.interrupted:
+        print(f"interrupted: continue with  raysweep resume {shlex.quote(str(summary.path))}")
+        return EXIT_INTERRUPTED
     if summary.best is None:
         print("best: no trial reported a finite metric")
         return EXIT_FAILED
-    delta = ""
-    if summary.baseline is not None:
-        delta = f" ({summary.best.metric - summary.baseline.metric:+.4f} vs baseline)"
-    print(
-        f"best {summary.metric} ({summary.mode}): {summary.best.metric:.4f}{delta} "
-        f"trial {summary.best.trial_id}, {summary.best.epochs} epochs"
-    )
-    print(f"best config: {json.dumps(summary.best.config)}")
     return EXIT_OK if summary.num_errors == 0 else EXIT_FAILED
 
 
-COMMANDS = {"run": _cmd_run, "validate": _cmd_validate}
+def _cmd_run(args: argparse.Namespace) -> int:
+    from search.run import run_sweep
+    from search.spec import load_spec
+
+    spec = load_spec(args.spec, args.overrides)
+    return _print_summary(
+        run_sweep(spec, name=args.name, storage=args.storage, address=args.address)
+    )
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from search.resume import resume_sweep
+
+    return _print_summary(
+        resume_sweep(args.experiment, overrides=args.overrides, address=args.address)
+    )
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from search.status import experiment_status
+
+    status = experiment_status(args.experiment)
+    spec = status.spec
+    base = (
+        status.baseline.metric if status.baseline and status.baseline.metric is not None else None
+    )
+    print(f"experiment: {status.path}")
+    print(
+        f"trials: {len(status.trials)} of {spec.search.num_samples}; "
+        f"metric {spec.metric.name} ({spec.metric.mode}), best epoch per trial"
+    )
+    header = (
+        f"{'trial':<12} {'status':<11} {'epochs':>6} {spec.metric.name:>12} {'vs base':>8}  config"
+    )
+    print(header)
+    for t in status.trials:
+        value = "-" if t.metric is None else f"{t.metric:.4f}"
+        delta = "-" if t.metric is None or base is None else f"{t.metric - base:+.4f}"
+        mark = " (baseline)" if t.is_baseline else ""
+        print(
+            f"{t.trial_id:<12} {t.status:<11} {t.epochs:>6} {value:>12} {delta:>8}  "
+            f"{json.dumps(t.config)}{mark}"
+        )
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "validate": _cmd_validate,
+    "resume": _cmd_resume,
+    "status": _cmd_status,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from search.errors import ExperimentExistsError
 
 SPEC_FILE = "raysweep_spec.yaml"
+IDENTITY_FILE = Path(".raysweep") / "identity.json"
 DEFAULT_STORAGE = "runs"
 
 
@@ -28,13 +32,28 @@ def ensure_new(path: Path) -> None:
         )
 
 
-def write_spec(path: Path, spec_yaml: str, *, provenance: dict[str, str]) -> None:
-    """Save the spec a sweep runs under, with provenance, so the directory describes itself."""
-    path.mkdir(parents=True, exist_ok=True)
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_spec(
+    path: Path, spec_yaml: str, *, identity: Mapping[str, Any], provenance: dict[str, str]
+) -> None:
+    """Save the spec a sweep runs under, with provenance, so the directory describes itself,
+    and the parts of it that a resume must not change."""
     header = "".join(f"# {k}: {v}\n" for k, v in provenance.items())
-    tmp = path / f".{SPEC_FILE}.tmp"
-    tmp.write_text(header + spec_yaml)
-    os.replace(tmp, path / SPEC_FILE)
+    _atomic_write_text(path / IDENTITY_FILE, json.dumps(identity, sort_keys=True, indent=1))
+    _atomic_write_text(path / SPEC_FILE, header + spec_yaml)
+
+
+def read_identity(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((path / IDENTITY_FILE).read_text())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
 
 
 def versions() -> dict[str, str]:

@@ -30,19 +30,15 @@ class SweepSummary:
     mode: str
     num_trials: int
     num_errors: int
+    interrupted: bool  # stopped (Ctrl-C) before every trial finished: resume it
     best: TrialSummary | None
     baseline: TrialSummary | None
 
 
-def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
-    """The ``tune.Tuner`` for ``spec``; search, scheduling and retries are Ray's and Optuna's."""
+def build_trainable(spec: SweepSpec, *, experiment: Path) -> Any:
+    """The trainable with its data and settings bound; the same for ``run`` and ``resume``."""
     from ray import tune
-    from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
 
-    from search.samplers import build_sampler
-    from search.schedulers import build_scheduler
-    from search.space import to_distributions
     from trainables.data import load_dataset
     from trainables.trainable import TrialSettings, train_mlp
 
@@ -58,12 +54,27 @@ def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
         mode=spec.metric.mode,
         checkpoint_every=spec.checkpoint.every,
         threads=max(1, int(spec.resources.cpus_per_trial)),
+        experiment_dir=str(experiment),
     )
     # with_parameters puts the data set in the object store once; trials map it zero-copy.
-    trainable = tune.with_resources(
+    return tune.with_resources(
         tune.with_parameters(train_mlp, data=data, settings=settings),
         {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
     )
+
+
+def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
+    """The ``tune.Tuner`` for ``spec``; search, scheduling and retries are Ray's and Optuna's."""
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    from search.samplers import build_sampler
+    from search.scheduler_state import SchedulerStateCallback
+    from search.schedulers import build_scheduler
+    from search.space import to_distributions
+    from trainables.trainable import trial_dir_name
+
     # metric/mode go to the searcher too: Tune skips set_search_properties when the searcher
     # has its own space and param_space carries the fixed values.
     searcher = OptunaSearch(
@@ -73,22 +84,27 @@ def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
         points_to_evaluate=[dict(spec.search.baseline)],  # the base camp runs first
         sampler=build_sampler(spec.search.sampler, spec.search.seed),
     )
+    scheduler = build_scheduler(spec.scheduler, baseline=spec.search.baseline)
+    callbacks = [SchedulerStateCallback(scheduler)] if spec.scheduler.type != "fifo" else []
     return tune.Tuner(
-        trainable,
+        build_trainable(spec, experiment=storage / name),
         param_space=dict(spec.fixed),  # constants merged into every suggested config
         tune_config=tune.TuneConfig(
             metric=spec.metric.name,
             mode=spec.metric.mode,
             search_alg=ConcurrencyLimiter(searcher, max_concurrent=spec.search.max_concurrent),
-            scheduler=build_scheduler(spec.scheduler, baseline=spec.search.baseline),
+            scheduler=scheduler,
             num_samples=spec.search.num_samples,
             reuse_actors=True,  # a fresh actor costs seconds of torch import per trial
-            trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
+            trial_dirname_creator=lambda trial: trial_dir_name(trial.trial_id),
         ),
         run_config=tune.RunConfig(
             name=name,
             storage_path=str(storage),
             verbose=1,
+            callbacks=callbacks,
+            # num_to_keep also forces an experiment snapshot after that many checkpoints, so
+            # a killed driver loses little; the latest checkpoint is always kept.
             checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
             failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
         ),
@@ -103,15 +119,17 @@ def run_sweep(
     address: str | None = None,
 ) -> SweepSummary:
     """Run ``spec`` to completion and summarize it; the experiment stays on disk for resume."""
-    name = name or spec.name
-    root = resolve_storage(storage)
-    path = experiment_dir(root, name)
+    path = experiment_dir(resolve_storage(storage), name or spec.name)
     ensure_new(path)
     ensure_ray(address)
-    tuner = build_tuner(spec, storage=root, name=name)
-    write_spec(path, spec.to_yaml(), provenance=versions())
-    results = tuner.fit()
-    return summarize(results, spec, path)
+    return run_existing(spec, path)
+
+
+def run_existing(spec: SweepSpec, path: Path) -> SweepSummary:
+    """Start ``spec`` as the experiment at ``path`` (new, or never snapshotted by Tune)."""
+    tuner = build_tuner(spec, storage=path.parent, name=path.name)
+    write_spec(path, spec.to_yaml(), identity=spec.identity(), provenance=versions())
+    return summarize(tuner.fit(), spec, path)
 
 
 def summarize(results: Any, spec: SweepSpec, path: Path) -> SweepSummary:
@@ -123,7 +141,11 @@ def summarize(results: Any, spec: SweepSpec, path: Path) -> SweepSummary:
     finite = [t for t in trials if math.isfinite(t.metric)]
     best = max(finite, key=lambda t: sign * t.metric) if finite else None
     baseline = next((t for t in trials if _is_baseline(t, spec)), None)
-    return SweepSummary(path, metric, mode, len(results), results.num_errors, best, baseline)
+    finished = results.num_terminated + results.num_errors
+    interrupted = finished < spec.search.num_samples
+    return SweepSummary(
+        path, metric, mode, len(results), results.num_errors, interrupted, best, baseline
+    )
 
 
 def _is_baseline(trial: TrialSummary, spec: SweepSpec) -> bool:

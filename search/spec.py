@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -23,6 +24,7 @@ from trainables.data import DATASETS, SyntheticOptions
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MODES = ("min", "max")
+RESUMABLE_CHANGES = ("name", "resources")
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,16 @@ class SweepSpec:
     @property
     def max_epochs(self) -> int:
         return max_epochs(self.space, self.fixed)
+
+    def identity(self) -> dict[str, Any]:
+        """What a resumed sweep must share with the original: everything but its name and
+        resources, which Ray restores from the experiment or which change nothing computed."""
+        identity = {k: v for k, v in self.raw.items() if k not in RESUMABLE_CHANGES}
+        identity["search"] = {
+            **(self.raw.get("search") or {}),
+            "baseline": dict(self.search.baseline),
+        }
+        return json.loads(json.dumps(identity, default=str))  # type: ignore[no-any-return]
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(dict(self.raw), sort_keys=False)

@@ -1,12 +1,14 @@
 """Exact checkpoints: one self-describing dict with everything a trial needs to continue.
 
-Files are written atomically (temp file, fsync, rename) with a SHA-256 beside them, so a torn
-or corrupted file is detected on load instead of silently restarting or crashing a trial.
+Files are written atomically (temp file, fsync, rename). Beside ``state.pt`` lies ``state.json``
+with its SHA-256 and the epoch it resumes at, so a torn or corrupted file is detected on load
+and the newest usable checkpoint can be found without unpickling every candidate.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 from pathlib import Path
@@ -19,7 +21,7 @@ from trainables.loop import TrainState
 
 FORMAT_VERSION = 1
 CHECKPOINT_FILE = "state.pt"
-CHECKSUM_SUFFIX = ".sha256"
+SIDECAR_FILE = "state.json"
 
 
 class CheckpointError(Exception):
@@ -61,6 +63,7 @@ def to_checkpoint_dict(state: TrainState) -> dict[str, Any]:
         "best_metric": state.best_metric,
         "rng": _rng_state(state),
         "train_config": state.config.to_dict(),
+        "history": [dict(m) for m in state.history],
     }
 
 
@@ -82,12 +85,37 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 
 def save_checkpoint(state: TrainState, directory: str | os.PathLike[str]) -> Path:
-    """Write ``state`` into ``directory`` as ``state.pt`` plus its checksum; return the file."""
+    """Write ``state`` into ``directory`` as ``state.pt`` plus its sidecar; return the file."""
     path = Path(directory) / CHECKPOINT_FILE
     _atomic_write(path, lambda f: torch.save(to_checkpoint_dict(state), f))
-    digest = _digest(path).encode()
-    _atomic_write(path.with_name(path.name + CHECKSUM_SUFFIX), lambda f: f.write(digest))
+    sidecar = {"sha256": _digest(path), "next_epoch": state.next_epoch}
+    _atomic_write(path.with_name(SIDECAR_FILE), lambda f: f.write(json.dumps(sidecar).encode()))
     return path
+
+
+def write_placeholder(directory: str | os.PathLike[str], next_epoch: int) -> None:
+    """Stand in for a checkpoint Tune still references but that is gone from storage.
+
+    It holds no state, only the epoch Tune believes the trial reached; the trial then resumes
+    from the newest real checkpoint and re-reports the epochs in between.
+    """
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    sidecar = json.dumps({"next_epoch": next_epoch, "placeholder": True}).encode()
+    _atomic_write(path / SIDECAR_FILE, lambda f: f.write(sidecar))
+
+
+def has_state(directory: str | os.PathLike[str]) -> bool:
+    return (Path(directory) / CHECKPOINT_FILE).is_file()
+
+
+def checkpoint_epoch(directory: str | os.PathLike[str]) -> int | None:
+    """The epoch a checkpoint resumes at, from its sidecar; ``None`` if there is no usable one."""
+    try:
+        sidecar = json.loads((Path(directory) / SIDECAR_FILE).read_text())
+        return int(sidecar["next_epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def read_checkpoint(
@@ -95,10 +123,13 @@ def read_checkpoint(
 ) -> dict[str, Any]:
     """Verify and load a checkpoint dict (``weights_only=True``); raise ``CheckpointError``."""
     path = Path(directory) / CHECKPOINT_FILE
-    checksum = path.with_name(path.name + CHECKSUM_SUFFIX)
-    if not path.is_file() or not checksum.is_file():
-        raise CheckpointError(f"{path}: checkpoint or its checksum is missing")
-    if _digest(path) != checksum.read_text().strip():
+    try:
+        sidecar = json.loads(path.with_name(SIDECAR_FILE).read_text())
+        expected = sidecar["sha256"]
+        actual = _digest(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}: checkpoint or its checksum is missing ({exc})") from exc
+    if actual != expected:
         raise CheckpointError(f"{path}: checksum mismatch (truncated or corrupt)")
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
@@ -121,4 +152,5 @@ def load_checkpoint(state: TrainState, directory: str | os.PathLike[str]) -> Non
         state.lr_scheduler.load_state_dict(payload["lr_scheduler"])
     state.next_epoch = int(payload["next_epoch"])
     state.best_metric = payload["best_metric"]
+    state.history = [dict(m) for m in payload["history"]]
     _set_rng_state(state, payload["rng"])

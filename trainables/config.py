@@ -143,11 +143,16 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def trial_seed(config: Mapping[str, Any], sweep_seed: int) -> int:
-    """A trial's seed: a pure function of its hyperparameters and the sweep seed.
+def trial_key(config: Mapping[str, Any], sweep_seed: int) -> str:
+    """A trial's identity: a hash of its hyperparameters and the sweep seed.
 
     Hashing the config (not the trial id) makes a trial reproducible across runs, restores and
     actor reuse, whatever order the trials happened to start in.
     """
     payload = json.dumps({"config": dict(config), "seed": sweep_seed}, sort_keys=True, default=str)
-    return int.from_bytes(hashlib.sha256(payload.encode()).digest()[:4], "little") & 0x7FFFFFFF
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def trial_seed(config: Mapping[str, Any], sweep_seed: int) -> int:
+    """The seed of every RNG in a trial, derived from ``trial_key``."""
+    return int(trial_key(config, sweep_seed)[:8], 16) & 0x7FFFFFFF

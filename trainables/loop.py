@@ -6,7 +6,7 @@ import math
 import random
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -63,6 +63,8 @@ class TrainState:
     generator: torch.Generator  # batch order; separate from the global RNG that dropout uses
     next_epoch: int = 0
     best_metric: float | None = None
+    # Every epoch's reported metrics: lets a resumed trial re-report epochs that Tune lost.
+    history: list[dict[str, float | int | bool]] = field(default_factory=list)
 
 
 def seed_everything(seed: int) -> None:
@@ -139,7 +141,9 @@ def run_epoch(state: TrainState, data: TensorData) -> dict[str, float | int | bo
     metrics: dict[str, float | int | bool] = {names.TRAIN_LOSS: train_loss}
     metrics.update(evaluate(state, data))
     diverged = not all(math.isfinite(float(v)) for v in metrics.values())
-    if not diverged:
+    if diverged:
+        metrics.update(worst_metrics(data.n_classes))
+    else:
         step_lr_scheduler(state.lr_scheduler, float(metrics[names.VAL_LOSS]))
     state.next_epoch += 1
     metrics.update(
@@ -151,6 +155,7 @@ def run_epoch(state: TrainState, data: TensorData) -> dict[str, float | int | bo
             names.DIVERGED: diverged,
         }
     )
+    state.history.append(metrics)
     return metrics
 
 

@@ -4,19 +4,34 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from ray import tune
 
 from trainables import config as names
-from trainables.checkpoint import load_checkpoint, save_checkpoint
-from trainables.config import TrainConfig, trial_seed
+from trainables.checkpoint import checkpoint_epoch, save_checkpoint
+from trainables.config import TrainConfig, trial_key, trial_seed
 from trainables.data import Dataset
-from trainables.loop import TensorData, TrainState, build_state, run_epoch, worst_metrics
+from trainables.loop import TensorData, TrainState, build_state, run_epoch
+from trainables.recovery import (
+    RestorePoint,
+    candidates,
+    record_trial_dir,
+    restore_newest,
+    trial_dirs_for,
+)
 
 logger = logging.getLogger(__name__)
+
+TRIAL_DIR_PREFIX = "trial_"
+
+
+def trial_dir_name(trial_id: str) -> str:
+    return f"{TRIAL_DIR_PREFIX}{trial_id}"
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,7 @@ class TrialSettings:
     mode: str  # "min" or "max"
     checkpoint_every: int
     threads: int
+    experiment_dir: str  # local path of the experiment; trial dirs are trial_<id> inside
 
 
 def pick_device() -> torch.device:
@@ -41,13 +57,13 @@ def _is_better(value: float, best: float | None, mode: str) -> bool:
     return value > best if mode == "max" else value < best
 
 
-def _restore(state: TrainState) -> None:
+def _tune_epoch() -> int:
+    """How many epochs Tune already has results for: those of the checkpoint it restored."""
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
-        return
+        return 0
     with checkpoint.as_directory() as directory:
-        load_checkpoint(state, directory)
-    logger.info("resumed from %s at epoch %d", checkpoint.path, state.next_epoch)
+        return checkpoint_epoch(directory) or 0
 
 
 def _report(state: TrainState, metrics: dict, *, save: bool) -> None:
@@ -59,12 +75,31 @@ def _report(state: TrainState, metrics: dict, *, save: bool) -> None:
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
 
 
+def _replay(state: TrainState, known: int, point: RestorePoint | None) -> bool:
+    """Re-report epochs that finished before a crash but that Tune lost; True if diverged.
+
+    The scheduler then sees exactly the results an uninterrupted run gave it, and nothing is
+    trained twice. The last replayed epoch carries the checkpoint, so Tune owns it again.
+    """
+    lost = state.history[known:]
+    for i, metrics in enumerate(lost):
+        if i == len(lost) - 1 and point is not None:
+            # A copy, so Tune never persists a checkpoint directory onto itself.
+            with tempfile.TemporaryDirectory(prefix="raysweep-ckpt-") as directory:
+                shutil.copytree(point.directory, directory, dirs_exist_ok=True)
+                tune.report(dict(metrics), checkpoint=tune.Checkpoint.from_directory(directory))
+        else:
+            tune.report(dict(metrics))
+    return bool(lost) and bool(lost[-1][names.DIVERGED])
+
+
 def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
     """Train one trial: one ``tune.report`` per epoch, a checkpoint every N epochs and at end."""
     cfg = TrainConfig.from_dict(config)
     # More torch threads than the trial's CPUs is catastrophic when trials share a node.
     torch.set_num_threads(settings.threads)
     device = pick_device()
+    key = trial_key(config, settings.sweep_seed)
     state = build_state(
         cfg,
         n_inputs=data.n_features,
@@ -72,14 +107,28 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
         seed=trial_seed(config, settings.sweep_seed),
         device=device,
     )
-    _restore(state)
+
+    # 1. Resume from the newest usable checkpoint of this trial, wherever it lies.
+    experiment = Path(settings.experiment_dir)
+    trial_dir = experiment / trial_dir_name(tune.get_context().get_trial_id())
+    known = _tune_epoch()
+    point = restore_newest(state, candidates([trial_dir, *trial_dirs_for(experiment, key)]))
+    if point is not None:
+        logger.info("resuming %s at epoch %d from %s", key, state.next_epoch, point.directory)
     tensors = TensorData.from_dataset(data, device)
 
+    # 2. Catch up: retrain silently what a corrupt checkpoint lost (Tune has those results),
+    #    re-report what Tune lost but the checkpoint has.
+    while state.next_epoch < known:
+        run_epoch(state, tensors)
+    if _replay(state, known, point):
+        return
+
+    # 3. Train.
     while state.next_epoch < cfg.epochs:
         metrics = run_epoch(state, tensors)
         if metrics[names.DIVERGED]:
             # Divergence is deterministic: end the trial with its worst-case result, don't retry.
-            metrics.update(worst_metrics(data.n_classes))
             _report(state, metrics, save=False)
             return
         value = float(metrics[settings.metric])
@@ -87,4 +136,6 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
             state.best_metric = value
         last = state.next_epoch == cfg.epochs
         save = last or state.next_epoch % settings.checkpoint_every == 0
+        if save:
+            record_trial_dir(experiment, key, trial_dir)
         _report(state, metrics, save=save)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import pickle
 import random
 
@@ -9,7 +10,9 @@ import torch
 
 from trainables.checkpoint import (
     CHECKPOINT_FILE,
+    SIDECAR_FILE,
     CheckpointError,
+    checkpoint_epoch,
     load_checkpoint,
     read_checkpoint,
     save_checkpoint,
@@ -64,7 +67,7 @@ def test_resume_is_exact_four_straight_equals_two_save_load_two(
     torch.manual_seed(999), random.seed(999), np.random.seed(999)
     resumed = new_state(config, tiny)
     load_checkpoint(resumed, tmp_path)
-    assert resumed.next_epoch == 2
+    assert resumed.next_epoch == 2 and resumed.history == history
     history += [run_epoch(resumed, tiny_tensors) for _ in range(2)]
 
     for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
@@ -91,7 +94,9 @@ def test_checkpoint_holds_everything_and_loads_weights_only(tiny, tiny_tensors, 
         "best_metric",
         "rng",
         "train_config",
+        "history",
     }
+    assert checkpoint_epoch(tmp_path) == 1 and len(payload["history"]) == 1
     assert set(payload["rng"]) >= {"torch", "batch_order", "python", "numpy"}
     assert payload["next_epoch"] == 1 and payload["best_metric"] == 0.5
     assert payload["train_config"]["optimizer"] == "adam"
@@ -108,7 +113,7 @@ def test_truncated_checkpoint_is_detected(tiny, tmp_path):
 
 def test_missing_checksum_is_detected(tiny, tmp_path):
     save_checkpoint(new_state(CONFIGS[0], tiny), tmp_path)
-    (tmp_path / (CHECKPOINT_FILE + ".sha256")).unlink()
+    (tmp_path / SIDECAR_FILE).unlink()
     with pytest.raises(CheckpointError, match="missing"):
         read_checkpoint(tmp_path)
 
@@ -122,8 +127,8 @@ def test_a_pickled_object_is_refused_even_with_a_matching_checksum(tmp_path):
 
     path = tmp_path / CHECKPOINT_FILE
     path.write_bytes(pickle.dumps({"format_version": 1, "x": Evil()}))
-    (tmp_path / (CHECKPOINT_FILE + ".sha256")).write_text(
-        hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / SIDECAR_FILE).write_text(
+        json.dumps({"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "next_epoch": 1})
     )
     with pytest.raises(CheckpointError, match="cannot be loaded"):
         read_checkpoint(tmp_path)

@@ -1,0 +1,106 @@
+"""Resuming a sweep with Ray's ``Tuner.restore``, refusing directories and specs that don't fit."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from search.errors import ResumeError
+from search.experiment import SPEC_FILE, read_identity
+from search.ray_session import ensure_ray
+from search.run import SweepSummary, build_trainable, run_existing, summarize
+from search.spec import SweepSpec, load_spec
+
+logger = logging.getLogger(__name__)
+
+
+def experiment_path(path: str) -> Path:
+    """The experiment directory, or ``ResumeError`` if it is not a raysweep experiment."""
+    exp = Path(path).expanduser().resolve()
+    if not exp.is_dir():
+        raise ResumeError(f"{path}: no such experiment directory")
+    if not (exp / SPEC_FILE).is_file():
+        raise ResumeError(f"{path}: not a raysweep experiment (no {SPEC_FILE} in it)")
+    return exp
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def check_unchanged(exp: Path, spec: SweepSpec) -> None:
+    """Refuse a spec whose search differs from the one the sweep started with."""
+    saved = read_identity(exp)
+    if saved is None:
+        raise ResumeError(f"{exp}: not a raysweep experiment (its identity record is missing)")
+    before, after = _flatten(saved), _flatten(spec.identity())
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if not changed:
+        return
+    if any(k.startswith("search.num_samples") for k in changed):
+        raise ResumeError(
+            f"{exp}: search.num_samples can't change on resume: Ray Tune restores the trial "
+            "budget with the searcher's state; start a new sweep for more trials"
+        )
+    raise ResumeError(
+        f"{exp}: the spec changed since the sweep started ({', '.join(changed)}); a resumed "
+        "sweep keeps its search space and settings (only resources.* may change)"
+    )
+
+
+def repair_missing_checkpoints(exp: Path) -> int:
+    """Give every unfinished trial the checkpoint Tune's snapshot points at.
+
+    Tune's snapshot can be older than its checkpoint retention: after a killed driver it may
+    reference a checkpoint that was deleted since, and ``Tuner.restore`` then fails that trial
+    ("does not exist on storage anymore"). A placeholder carrying only the epoch Tune expects
+    lets the trial start, load its newest real checkpoint and re-report the epochs between.
+    """
+    from ray.tune import ExperimentAnalysis
+
+    from trainables.checkpoint import write_placeholder
+
+    repaired = 0
+    for trial in ExperimentAnalysis(str(exp)).trials:
+        result = trial.run_metadata.checkpoint_manager.latest_checkpoint_result
+        if trial.status == "TERMINATED" or result is None or result.checkpoint is None:
+            continue
+        if not Path(result.checkpoint.path).exists():
+            write_placeholder(result.checkpoint.path, int(result.metrics["training_iteration"]))
+            repaired += 1
+    return repaired
+
+
+def resume_sweep(
+    path: str, *, overrides: list[str] | None = None, address: str | None = None
+) -> SweepSummary:
+    """Continue an interrupted sweep where it stopped; a finished one just reports again."""
+    from ray import tune
+
+    exp = experiment_path(path)
+    spec = load_spec(exp / SPEC_FILE, overrides or [])
+    check_unchanged(exp, spec)
+    ensure_ray(address)
+    if not tune.Tuner.can_restore(str(exp)):
+        # Killed during start-up, before Tune's first snapshot: nothing to restore, so start
+        # it again in place. Any checkpoints already written are found by the trials.
+        logger.warning("%s has no Tune experiment state yet; starting the sweep in place", exp)
+        return run_existing(spec, exp)
+    repaired = repair_missing_checkpoints(exp)
+    if repaired:
+        logger.warning(
+            "%d trials referenced checkpoints deleted after the last snapshot", repaired
+        )
+    tuner = tune.Tuner.restore(
+        str(exp),
+        trainable=build_trainable(spec, experiment=exp),
+        resume_unfinished=True,
+        resume_errored=True,  # errored trials continue from their latest checkpoint
+    )
+    return summarize(tuner.fit(), spec, exp)
