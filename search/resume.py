@@ -54,7 +54,19 @@ def check_unchanged(exp: Path, spec: SweepSpec) -> None:
     )
 
 
-def repair_missing_checkpoints(exp: Path) -> int:
+def _snapshot(exp: Path) -> Any | None:
+    """Ray's view of the experiment's last snapshot; ``None`` if Tune never wrote one."""
+    from ray import tune
+
+    if not tune.Tuner.can_restore(str(exp)):
+        return None
+    try:
+        return tune.ExperimentAnalysis(str(exp))
+    except ValueError:  # tuner.pkl is there, but no experiment_state-*.json yet
+        return None
+
+
+def repair_missing_checkpoints(analysis: Any) -> int:
     """Give every unfinished trial the checkpoint Tune's snapshot points at.
 
     Tune's snapshot can be older than its checkpoint retention: after a killed driver it may
@@ -62,12 +74,10 @@ def repair_missing_checkpoints(exp: Path) -> int:
     ("does not exist on storage anymore"). A placeholder carrying only the epoch Tune expects
     lets the trial start, load its newest real checkpoint and re-report the epochs between.
     """
-    from ray.tune import ExperimentAnalysis
-
     from trainables.checkpoint import write_placeholder
 
     repaired = 0
-    for trial in ExperimentAnalysis(str(exp)).trials:
+    for trial in analysis.trials:
         result = trial.run_metadata.checkpoint_manager.latest_checkpoint_result
         if trial.status == "TERMINATED" or result is None or result.checkpoint is None:
             continue
@@ -87,12 +97,13 @@ def resume_sweep(
     spec = load_spec(exp / SPEC_FILE, overrides or [])
     check_unchanged(exp, spec)
     ensure_ray(address)
-    if not tune.Tuner.can_restore(str(exp)):
+    analysis = _snapshot(exp)
+    if analysis is None:
         # Killed during start-up, before Tune's first snapshot: nothing to restore, so start
         # it again in place. Any checkpoints already written are found by the trials.
         logger.warning("%s has no Tune experiment state yet; starting the sweep in place", exp)
         return run_existing(spec, exp)
-    repaired = repair_missing_checkpoints(exp)
+    repaired = repair_missing_checkpoints(analysis)
     if repaired:
         logger.warning(
             "%d trials referenced checkpoints deleted after the last snapshot", repaired

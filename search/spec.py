@@ -143,7 +143,8 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
     data = _parse_data(top.sub("data"))
     metric = _parse_metric(top.sub("metric"), data)
     space_section = top.sub("space")
-    space = {k: parse_param(k, space_section.sub(k)) for k in space_section.raw}
+    # Sorted: the sampler draws parameters in this order, so YAML key order must not matter.
+    space = {k: parse_param(k, space_section.sub(k)) for k in sorted(space_section.raw)}
     if not space:
         top.fail("`space` must declare at least one hyperparameter to search")
     fixed = _parse_fixed(top.sub("fixed"), space)

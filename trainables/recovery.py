@@ -10,8 +10,10 @@ the same trial key is a valid place to continue from. A small index in the exper
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from trainables.loop import TrainState
 logger = logging.getLogger(__name__)
 
 INDEX_DIR = Path(".raysweep") / "trials"
+LEDGER_DIR = Path(".raysweep") / "ledger"
 CHECKPOINT_GLOB = "checkpoint_*"
 
 
@@ -36,6 +39,28 @@ def record_trial_dir(experiment_dir: Path, key: str, trial_dir: Path) -> None:
     if not entry.exists():
         entry.parent.mkdir(parents=True, exist_ok=True)
         entry.touch()
+
+
+def record_trained_epoch(experiment_dir: Path, key: str, trial_id: str, epoch: int) -> None:
+    """Append to the trial key's ledger of trained epochs: compute spent, re-training visible.
+
+    Replayed epochs are not trained and so not recorded; an epoch recorded twice was trained
+    twice (for instance one in flight when a worker died).
+    """
+    path = experiment_dir / LEDGER_DIR / f"{key}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"trial_id": trial_id, "epoch": epoch, "pid": os.getpid(), "t": time.time()})
+    with open(path, "a") as f:  # one short O_APPEND write per epoch: safe across processes
+        f.write(line + "\n")
+
+
+def read_ledger(experiment_dir: Path) -> dict[str, list[dict]]:
+    """Every trial key's trained epochs, in the order they were trained."""
+    ledger: dict[str, list[dict]] = {}
+    folder = experiment_dir / LEDGER_DIR
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        ledger[path.stem] = [json.loads(line) for line in path.read_text().splitlines() if line]
+    return ledger
 
 
 def trial_dirs_for(experiment_dir: Path, key: str) -> list[Path]:

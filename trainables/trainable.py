@@ -20,6 +20,7 @@ from trainables.loop import TensorData, TrainState, build_state, run_epoch
 from trainables.recovery import (
     RestorePoint,
     candidates,
+    record_trained_epoch,
     record_trial_dir,
     restore_newest,
     trial_dirs_for,
@@ -110,7 +111,8 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
 
     # 1. Resume from the newest usable checkpoint of this trial, wherever it lies.
     experiment = Path(settings.experiment_dir)
-    trial_dir = experiment / trial_dir_name(tune.get_context().get_trial_id())
+    trial_id = tune.get_context().get_trial_id()
+    trial_dir = experiment / trial_dir_name(trial_id)
     known = _tune_epoch()
     point = restore_newest(state, candidates([trial_dir, *trial_dirs_for(experiment, key)]))
     if point is not None:
@@ -121,12 +123,14 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
     #    re-report what Tune lost but the checkpoint has.
     while state.next_epoch < known:
         run_epoch(state, tensors)
+        record_trained_epoch(experiment, key, trial_id, state.next_epoch)
     if _replay(state, known, point):
         return
 
     # 3. Train.
     while state.next_epoch < cfg.epochs:
         metrics = run_epoch(state, tensors)
+        record_trained_epoch(experiment, key, trial_id, state.next_epoch)
         if metrics[names.DIVERGED]:
             # Divergence is deterministic: end the trial with its worst-case result, don't retry.
             _report(state, metrics, save=False)

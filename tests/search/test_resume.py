@@ -1,0 +1,217 @@
+"""Fault tolerance with real processes and real signals: killed drivers, workers, bad files."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from ray.tune import ExperimentAnalysis
+
+from search.cli import main
+from search.errors import ResumeError
+from search.experiment import SPEC_FILE
+from search.resume import resume_sweep
+from search.run import build_tuner, run_sweep
+from search.spec import parse_spec
+from tests.helpers import spec_dict
+from tests.processes import kill_group, start_raysweep, trial_workers, wait_for
+from trainables.checkpoint import CHECKPOINT_FILE, checkpoint_epoch
+from trainables.recovery import read_ledger
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+# Sequential trials make the uninterrupted run deterministic (ASHA and TPE decisions included),
+# so an interrupted run can be compared with it trial by trial.
+RESUMABLE = {
+    "name": "sweep",
+    "space.lr": {"type": "float", "low": 1.0e-4, "high": 0.1, "log": True},
+    "fixed.epochs": 6,
+    "search.num_samples": 5,
+    "search.max_concurrent": 1,
+    "search.sampler": "tpe",
+    "scheduler.reduction_factor": 2,
+}
+
+
+def write_spec(tmp_path: Path, changes: dict) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec_dict(changes)))
+    return path
+
+
+def final_metrics(exp: Path) -> dict[str, tuple[int, float]]:
+    """Per config: (epochs trained, last val_loss), read through Ray's ExperimentAnalysis."""
+    analysis = ExperimentAnalysis(str(exp))
+    out = {}
+    for trial in analysis.trials:
+        assert trial.status == "TERMINATED", (trial.trial_id, trial.status)
+        result = trial.last_result
+        out[json.dumps(trial.config, sort_keys=True)] = (result["epoch"], result["val_loss"])
+    return out
+
+
+def checkpoints(exp: Path) -> list[Path]:
+    return sorted(exp.glob("trial_*/checkpoint_*/" + CHECKPOINT_FILE))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    storage = tmp_path_factory.mktemp("reference")
+    build_tuner(parse_spec(spec_dict(RESUMABLE)), storage=storage, name="ref").fit()
+    return final_metrics(storage / "ref")
+
+
+def newest_ledger_entry(exp: Path) -> tuple[str, dict] | None:
+    entries = [(key, e) for key, epochs in read_ledger(exp).items() for e in epochs]
+    return max(entries, key=lambda ke: ke[1]["t"]) if entries else None
+
+
+def running_at_epoch(exp: Path, low: int, high: int) -> bool:
+    """The trial training now (trials run one at a time) has finished epoch low..high."""
+    newest = newest_ledger_entry(exp)
+    return newest is not None and low <= newest[1]["epoch"] <= high
+
+
+def corrupt_newest_checkpoint(exp: Path, trial_id: str) -> None:
+    newest = max(
+        (exp / f"trial_{trial_id}").glob("checkpoint_*"), key=lambda d: checkpoint_epoch(d) or -1
+    )
+    state = newest / CHECKPOINT_FILE
+    state.write_bytes(state.read_bytes()[:100])
+
+
+@pytest.mark.parametrize("moment", ["start-up", "mid-sweep", "mid-trial, checkpoint corrupted"])
+def test_killed_driver_resumes_to_the_same_results_without_retraining(
+    tmp_path, uninterrupted, moment
+):
+    spec = write_spec(tmp_path, RESUMABLE)
+    exp = tmp_path / "runs" / "sweep"
+    proc = start_raysweep(["run", str(spec)], cwd=tmp_path, log=tmp_path / "run.log")
+    if moment == "start-up":
+        wait_for(lambda: (exp / SPEC_FILE).exists(), timeout=120, what="start", proc=proc)
+    elif moment == "mid-sweep":
+        wait_for(lambda: len(checkpoints(exp)) >= 4, timeout=120, what="4 ckpts", proc=proc)
+    else:
+        wait_for(lambda: running_at_epoch(exp, 3, 4), timeout=120, what="epoch 3", proc=proc)
+    kill_group(proc)
+    assert proc.returncode == -signal.SIGKILL
+    victim = None
+    if "corrupted" in moment:
+        victim, entry = newest_ledger_entry(exp)
+        corrupt_newest_checkpoint(exp, entry["trial_id"])
+
+    summary = resume_sweep(str(exp))
+
+    assert not summary.interrupted and summary.num_errors == 0
+    assert final_metrics(exp) == uninterrupted
+    # The ledger records every epoch actually trained: none twice, beyond the one epoch that
+    # may have been in flight (checkpoint interval 1) when the driver died, and the one that
+    # the corrupt checkpoint lost.
+    for key, epochs in read_ledger(exp).items():
+        retrained = sum(n - 1 for n in Counter(e["epoch"] for e in epochs).values())
+        if key == victim:
+            assert 1 <= retrained <= 2, [e["epoch"] for e in epochs]
+        else:
+            assert retrained <= 1, (key, [e["epoch"] for e in epochs])
+
+
+def test_killed_trial_worker_is_retried_from_its_checkpoint(tmp_path):
+    spec = write_spec(
+        tmp_path,
+        {
+            **RESUMABLE,
+            "search.num_samples": 2,
+            "fixed.epochs": 30,
+            "scheduler": {"type": "fifo"},
+        },
+    )
+    exp = tmp_path / "runs" / "sweep"
+    proc = start_raysweep(["run", str(spec)], cwd=tmp_path, log=tmp_path / "run.log")
+
+    def baseline_trained_3_epochs() -> bool:
+        return any(len(epochs) >= 3 for epochs in read_ledger(exp).values())
+
+    wait_for(baseline_trained_3_epochs, timeout=120, what="3 trained epochs", proc=proc)
+    victims = trial_workers(proc)
+    assert victims, "no trial worker found"
+    for worker in victims:
+        worker.kill()
+    assert proc.wait(timeout=300) == 0, (tmp_path / "run.log").read_text()[-3000:]
+
+    analysis = ExperimentAnalysis(str(exp))
+    assert sum(t.num_failures for t in analysis.trials) >= 1
+    assert all(t.status == "TERMINATED" for t in analysis.trials)
+    for epochs in read_ledger(exp).values():
+        numbers = [e["epoch"] for e in epochs]
+        assert numbers.count(1) == 1, f"a trial restarted from scratch: {numbers}"
+        assert max(numbers) == 30
+    pids = {e["pid"] for epochs in read_ledger(exp).values() for e in epochs}
+    assert len(pids) >= 2, "the killed trial continued in a new worker process"
+
+
+def test_ctrl_c_stops_cleanly_and_prints_the_resume_command(tmp_path):
+    spec = write_spec(tmp_path, {**RESUMABLE, "fixed.epochs": 40})
+    exp = tmp_path / "runs" / "sweep"
+    log = tmp_path / "run.log"
+    proc = start_raysweep(["run", str(spec)], cwd=tmp_path, log=log)
+    wait_for(lambda: len(checkpoints(exp)) >= 2, timeout=120, what="2 ckpts", proc=proc)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    assert f"raysweep resume {exp}" in log.read_text()
+    assert main(["status", str(exp)]) == 0
+
+
+def test_resume_refuses_a_missing_directory(tmp_path, capsys):
+    assert main(["resume", str(tmp_path / "nope")]) == 2
+    assert "no such experiment directory" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_directory_that_is_not_an_experiment(tmp_path, capsys):
+    (tmp_path / "x.txt").write_text("hi")
+    assert main(["resume", str(tmp_path)]) == 2
+    assert f"not a raysweep experiment (no {SPEC_FILE} in it)" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    storage = tmp_path_factory.mktemp("finished")
+    changes = {
+        "fixed.epochs": 1,
+        "search.num_samples": 1,
+        "scheduler": {"type": "fifo"},
+    }
+
+    return run_sweep(parse_spec(spec_dict(changes)), name="done", storage=str(storage)).path
+
+
+def test_resume_refuses_an_edited_search_space(finished, tmp_path, capsys):
+    spec_file = finished / SPEC_FILE
+    original = spec_file.read_text()
+    try:
+        spec_file.write_text(original.replace("high: 0.1", "high: 0.5"))
+        assert main(["resume", str(finished)]) == 2
+        err = capsys.readouterr().err
+        assert "the spec changed since the sweep started (space.lr.high)" in err
+    finally:
+        spec_file.write_text(original)
+
+
+def test_resume_says_clearly_that_the_trial_budget_cant_grow(finished, capsys):
+    assert main(["resume", str(finished), "--set", "search.num_samples=64"]) == 2
+    assert "search.num_samples can't change on resume" in capsys.readouterr().err
+
+
+def test_resume_of_a_finished_sweep_trains_nothing_more(finished):
+    before = read_ledger(finished)
+    summary = resume_sweep(str(finished), overrides=["resources.cpus_per_trial=2"])
+    assert summary.num_trials == 1 and not summary.interrupted
+    assert read_ledger(finished) == before
+
+
+def test_resume_api_raises_resume_error(tmp_path):
+    with pytest.raises(ResumeError, match="no such experiment directory"):
+        resume_sweep(str(tmp_path / "missing"))

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from trainables.checkpoint import CHECKPOINT_FILE, save_checkpoint, write_placeholder
+from trainables.config import TrainConfig
+from trainables.loop import build_state, run_epoch
+from trainables.recovery import (
+    candidates,
+    read_ledger,
+    record_trained_epoch,
+    record_trial_dir,
+    restore_newest,
+    trial_dirs_for,
+)
+
+
+def fresh(data):
+    config = TrainConfig(epochs=4, batch_size=16)
+    return build_state(
+        config,
+        n_inputs=data.n_features,
+        n_outputs=data.n_outputs,
+        seed=1,
+        device=torch.device("cpu"),
+    )
+
+
+def test_newest_checkpoint_wins_and_a_corrupt_one_falls_back_with_a_warning(
+    tiny, tiny_tensors, tmp_path, caplog
+):
+    trial = tmp_path / "trial_a"
+    state = fresh(tiny)
+    for epoch in (1, 2):
+        run_epoch(state, tiny_tensors)
+        directory = trial / f"checkpoint_00000{epoch}"
+        directory.mkdir(parents=True)
+        save_checkpoint(state, directory)
+    points = candidates([trial])
+    assert [p.next_epoch for p in points] == [2, 1]
+
+    restored = fresh(tiny)
+    assert restore_newest(restored, points).next_epoch == 2 and restored.next_epoch == 2
+
+    newest = trial / "checkpoint_000002" / CHECKPOINT_FILE
+    newest.write_bytes(newest.read_bytes()[:64])
+    restored = fresh(tiny)
+    with caplog.at_level(logging.WARNING):
+        point = restore_newest(restored, candidates([trial]))
+    assert point.next_epoch == 1 and restored.next_epoch == 1
+    assert "checksum mismatch" in caplog.text and "falling back" in caplog.text
+
+
+def test_nothing_usable_means_a_fresh_start(tiny, tmp_path):
+    trial = tmp_path / "trial_a"
+    write_placeholder(trial / "checkpoint_000003", 3)  # Tune's view only, no state
+    assert candidates([trial, tmp_path / "missing"]) == []
+    assert restore_newest(fresh(tiny), []) is None
+
+
+def test_index_maps_a_trial_key_to_its_directories(tmp_path):
+    record_trial_dir(tmp_path, "k1", tmp_path / "trial_a")
+    record_trial_dir(tmp_path, "k1", tmp_path / "trial_a")
+    record_trial_dir(tmp_path, "k1", tmp_path / "trial_b")
+    assert trial_dirs_for(tmp_path, "k1") == [tmp_path / "trial_a", tmp_path / "trial_b"]
+    assert trial_dirs_for(tmp_path, "k2") == []
+
+
+def test_ledger_keeps_every_trained_epoch_in_order(tmp_path):
+    for epoch in (1, 2, 2, 3):
+        record_trained_epoch(tmp_path, "k1", "a", epoch)
+    ledger = read_ledger(tmp_path)
+    assert [e["epoch"] for e in ledger["k1"]] == [1, 2, 2, 3]
