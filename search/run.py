@@ -85,7 +85,9 @@ def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
         sampler=build_sampler(spec.search.sampler, spec.search.seed),
     )
     scheduler = build_scheduler(spec.scheduler, baseline=spec.search.baseline)
-    callbacks = [SchedulerStateCallback(scheduler)] if spec.scheduler.type != "fifo" else []
+    callbacks: list[tune.Callback] = []
+    if spec.scheduler.type != "fifo":
+        callbacks.append(SchedulerStateCallback(scheduler))
     return tune.Tuner(
         build_trainable(spec, experiment=storage / name),
         param_space=dict(spec.fixed),  # constants merged into every suggested config
@@ -135,8 +137,8 @@ def run_existing(spec: SweepSpec, path: Path) -> SweepSummary:
 def summarize(results: Any, spec: SweepSpec, path: Path) -> SweepSummary:
     """Best trial and baseline from a ``ResultGrid``, each at its best epoch."""
     metric, mode = spec.metric.name, spec.metric.mode
-    trials = [_trial_summary(r, metric, mode, spec) for r in results]
-    trials = [t for t in trials if t is not None]  # in the order Tune created them
+    summaries = (_trial_summary(r, metric, mode, spec) for r in results)
+    trials = [t for t in summaries if t is not None]  # in the order Tune created them
     sign = 1 if mode == "max" else -1
     finite = [t for t in trials if math.isfinite(t.metric)]
     best = max(finite, key=lambda t: sign * t.metric) if finite else None

@@ -51,11 +51,11 @@ class ParamSpec:
 
 def parse_param(name: str, section: Section) -> ParamSpec:
     field = section.field
-    hp = HYPERPARAMETERS.get(name)
-    if hp is None:
+    if name not in HYPERPARAMETERS:
         section.fail(
             f"unknown hyperparameter `{section.path}`; expected one of {sorted(HYPERPARAMETERS)}"
         )
+    hp = HYPERPARAMETERS[name]
     kind = section.choice("type", PARAM_TYPES)
     if kind == "categorical":
         choices = section.take("choices", list, check=bool, expect="a non-empty list")
@@ -94,8 +94,8 @@ def to_distribution(param: ParamSpec) -> od.BaseDistribution:
         return od.CategoricalDistribution(param.choices)
     if param.type == "int":
         return od.IntDistribution(
-            int(param.low),
-            int(param.high),
+            int(param.low),  # type: ignore[arg-type]
+            int(param.high),  # type: ignore[arg-type]
             log=param.log,
             step=int(param.step or 1),  # type: ignore[arg-type]
         )

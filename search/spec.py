@@ -234,8 +234,7 @@ def _parse_metric(s: Section, data: DataSpec) -> MetricSpec:
 def _parse_fixed(s: Section, space: Mapping[str, ParamSpec]) -> dict[str, Any]:
     fixed: dict[str, Any] = {}
     for key, value in s.raw.items():
-        hp = HYPERPARAMETERS.get(key)
-        if hp is None:
+        if key not in HYPERPARAMETERS:
             s.fail(
                 f"unknown hyperparameter `fixed.{key}`; expected one of {sorted(HYPERPARAMETERS)}"
             )
@@ -243,6 +242,7 @@ def _parse_fixed(s: Section, space: Mapping[str, ParamSpec]) -> dict[str, Any]:
             s.fail(
                 f"`fixed.{key}` is also in `space`; a hyperparameter is either searched or fixed"
             )
+        hp = HYPERPARAMETERS[key]
         if not hp.accepts(value):
             s.fail(f"`fixed.{key}` must be {hp.describe()}, but got {value!r}")
         fixed[key] = float(value) if hp.kind is float else value

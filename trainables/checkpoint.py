@@ -31,12 +31,18 @@ class CheckpointError(Exception):
 def _rng_state(state: TrainState) -> dict[str, Any]:
     # The legacy global numpy state holds an ndarray, which weights_only loading refuses:
     # its key array travels as a tensor instead.
-    name, keys, pos, has_gauss, cached = np.random.get_state()
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     rng: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "batch_order": state.generator.get_state(),
         "python": random.getstate(),
-        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+        "numpy": (
+            name,
+            torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            pos,
+            has_gauss,
+            cached,
+        ),
     }
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 from torch import nn
@@ -18,7 +19,7 @@ def _gain(activation: str) -> float:
     return float(nn.init.calculate_gain(name))  # type: ignore[arg-type]
 
 
-def _kaiming_nonlinearity(activation: str) -> str:
+def _kaiming_nonlinearity(activation: str) -> Literal["leaky_relu", "relu"]:
     return "leaky_relu" if activation == "leaky_relu" else "relu"
 
 
