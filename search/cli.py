@@ -62,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="trials of an experiment, without starting Ray")
     status.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
+
+    export = commands.add_parser("export", help="trials, best configs or curves as Parquet")
+    export.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
+    export.add_argument("-o", "--output", required=True, help="the Parquet file to write")
+    export.add_argument("--top", type=int, help="only the K best trials, ranked 1..K")
+    export.add_argument(
+        "--curves", action="store_true", help="per-epoch learning curves (long format)"
+    )
+    export.add_argument(
+        "--no-models", action="store_true", help="don't write named model files beside it"
+    )
     return parser
 
 
@@ -125,28 +136,23 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     from search.status import experiment_status
 
-    status = experiment_status(args.experiment)
-    spec = status.spec
-    base = (
-        status.baseline.metric if status.baseline and status.baseline.metric is not None else None
+    print("\n".join(experiment_status(args.experiment)))
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from search.export import export_experiment
+
+    summary = export_experiment(
+        args.experiment,
+        args.output,
+        top=args.top,
+        curves=args.curves,
+        models=not args.no_models,
     )
-    print(f"experiment: {status.path}")
-    print(
-        f"trials: {len(status.trials)} of {spec.search.num_samples}; "
-        f"metric {spec.metric.name} ({spec.metric.mode}), best epoch per trial"
-    )
-    header = (
-        f"{'trial':<12} {'status':<11} {'epochs':>6} {spec.metric.name:>12} {'vs base':>8}  config"
-    )
-    print(header)
-    for t in status.trials:
-        value = "-" if t.metric is None else f"{t.metric:.4f}"
-        delta = "-" if t.metric is None or base is None else f"{t.metric - base:+.4f}"
-        mark = " (baseline)" if t.is_baseline else ""
-        print(
-            f"{t.trial_id:<12} {t.status:<11} {t.epochs:>6} {value:>12} {delta:>8}  "
-            f"{json.dumps(t.config)}{mark}"
-        )
+    print(f"wrote {summary.rows} rows to {summary.out}")
+    if summary.model_dir is not None and summary.models:
+        print(f"wrote {summary.models} named model files to {summary.model_dir}")
     return EXIT_OK
 
 
@@ -155,6 +161,7 @@ COMMANDS = {
     "validate": _cmd_validate,
     "resume": _cmd_resume,
     "status": _cmd_status,
+    "export": _cmd_export,
 }
 
 

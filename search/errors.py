@@ -17,3 +17,7 @@ class ResumeError(RaysweepError):
 
 class ExperimentExistsError(RaysweepError):
     """``run`` was asked to create an experiment whose directory already holds one."""
+
+
+class ExportError(RaysweepError):
+    """An export can't be written: bad ``--top``, a missing output directory."""

@@ -105,9 +105,14 @@ def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
             storage_path=str(storage),
             verbose=1,
             callbacks=callbacks,
-            # num_to_keep also forces an experiment snapshot after that many checkpoints, so
-            # a killed driver loses little; the latest checkpoint is always kept.
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
+            # Keep the best checkpoints by the metric (exported as models); Tune always keeps
+            # the latest too (for resume). num_to_keep also forces an experiment snapshot
+            # after that many checkpoints, so a killed driver loses little.
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=spec.checkpoint.keep,
+                checkpoint_score_attribute=spec.metric.name,
+                checkpoint_score_order=spec.metric.mode,
+            ),
             failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
         ),
     )

@@ -1,0 +1,164 @@
+"""An experiment's trials as typed records, read through Ray's ``ExperimentAnalysis``.
+
+Shared by ``status``, ``export`` and ``report``; works on running, interrupted and finished
+experiments (Ray reads the last snapshot) and needs no running Ray.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from search.experiment import SPEC_FILE
+from search.resume import experiment_path
+from search.spec import SweepSpec, load_spec
+from trainables import config as names
+
+# raysweep's trial statuses, from Tune's and the trial's own results.
+TERMINATED, EARLY_STOPPED, DIVERGED, ERROR, RUNNING = (
+    "terminated",
+    "early_stopped",
+    "diverged",
+    "error",
+    "running",
+)
+STATUSES = (TERMINATED, EARLY_STOPPED, DIVERGED, ERROR, RUNNING)
+
+
+@dataclass
+class TrialResult:
+    trial_id: str
+    status: str
+    tune_status: str
+    config: dict[str, Any]
+    epochs_completed: int
+    metric_best: float | None
+    metric_last: float | None
+    val_loss: float | None
+    time_total_s: float | None
+    checkpoint: Any  # ray.tune.Checkpoint of the best retained checkpoint, or None
+    history: pd.DataFrame = field(repr=False)
+    is_baseline: bool = False
+    rank: int | None = None
+    delta_vs_baseline: float | None = None
+
+
+@dataclass
+class ExperimentResults:
+    path: Path
+    spec: SweepSpec
+    trials: list[TrialResult]
+
+    @property
+    def baseline(self) -> TrialResult | None:
+        return next((t for t in self.trials if t.is_baseline), None)
+
+    def ranked(self) -> list[TrialResult]:
+        """Trials by rank (best first); unranked ones (no finite metric) last."""
+        return sorted(self.trials, key=lambda t: (t.rank is None, t.rank or 0))
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _best(values: pd.Series, mode: str) -> float | None:
+    finite = [v for v in (_finite(x) for x in values) if v is not None]
+    if not finite:
+        return None
+    return max(finite) if mode == "max" else min(finite)
+
+
+def _status(tune_status: str, last: dict[str, Any], epochs: int, max_epochs: int) -> str:
+    if tune_status == "ERROR":
+        return ERROR
+    if last.get(names.DIVERGED):
+        return DIVERGED
+    if tune_status != "TERMINATED":
+        return RUNNING
+    return TERMINATED if epochs >= max_epochs else EARLY_STOPPED
+
+
+def load_results(path: str) -> ExperimentResults:
+    """Every trial Tune knows of, in creation order, ranked by its best metric."""
+    from ray.tune import ExperimentAnalysis
+
+    exp = experiment_path(path)
+    spec = load_spec(exp / SPEC_FILE)
+    metric, mode = spec.metric.name, spec.metric.mode
+    try:
+        analysis = ExperimentAnalysis(str(exp), default_metric=metric, default_mode=mode)
+    except ValueError:  # no experiment snapshot yet: the sweep is still starting
+        return ExperimentResults(exp, spec, [])
+    frames = analysis.trial_dataframes
+    hyperparameters = (*spec.space, *spec.fixed)
+    trials: list[TrialResult] = []
+    for trial in analysis.trials:
+        history = frames.get(trial.trial_id)
+        if history is None:
+            history = pd.DataFrame()
+        last = dict(trial.last_result or {})
+        epochs = int(last.get(names.EPOCH, 0) or 0)
+        config = {k: trial.config.get(k) for k in hyperparameters}
+        max_epochs = int(config.get("epochs") or spec.max_epochs)
+        values = history[metric] if metric in history else pd.Series(dtype=float)
+        trials.append(
+            TrialResult(
+                trial_id=trial.trial_id,
+                status=_status(trial.status, last, epochs, max_epochs),
+                tune_status=trial.status,
+                config=config,
+                epochs_completed=epochs,
+                metric_best=_best(values, mode),
+                metric_last=_finite(last.get(metric)),
+                val_loss=_finite(last.get(names.VAL_LOSS)),
+                time_total_s=_finite(last.get("time_total_s")),
+                checkpoint=_best_checkpoint(analysis, trial, metric, mode),
+                history=history,
+            )
+        )
+    _mark_baseline(trials, spec)
+    _rank(trials, mode)
+    return ExperimentResults(exp, spec, trials)
+
+
+def _best_checkpoint(analysis: Any, trial: Any, metric: str, mode: str) -> Any:
+    # Ray logs an ERROR for a trial without checkpoints (diverged at once, still starting):
+    # for an export that is an empty cell, not an error.
+    quiet = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        return analysis.get_best_checkpoint(trial, metric=metric, mode=mode)
+    finally:
+        quiet.setLevel(level)
+
+
+def _mark_baseline(trials: list[TrialResult], spec: SweepSpec) -> None:
+    for trial in trials:  # the searcher suggests the baseline first
+        if all(trial.config.get(k) == v for k, v in spec.search.baseline.items()):
+            trial.is_baseline = True
+            break
+
+
+def _rank(trials: list[TrialResult], mode: str) -> None:
+    sign = -1.0 if mode == "max" else 1.0
+    scored = sorted(
+        (t for t in trials if t.metric_best is not None),
+        key=lambda t: sign * float(t.metric_best),  # type: ignore[arg-type]
+    )
+    for rank, trial in enumerate(scored, start=1):
+        trial.rank = rank
+    base = next((t.metric_best for t in trials if t.is_baseline), None)
+    if base is not None:
+        for trial in scored:
+            trial.delta_vs_baseline = trial.metric_best - base  # type: ignore[operator]
