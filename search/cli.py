@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", help="experiment name (default: the spec's name)")
     run.add_argument("--storage", help="where experiments live (default: ./runs)")
     run.add_argument("--address", help="join a running Ray cluster (e.g. auto or HOST:6379)")
+    run.add_argument(
+        "--baselines-from",
+        metavar="EXPORT.parquet",
+        help="evaluate the best configs of an earlier export first (they become the baselines)",
+    )
+    run.add_argument("--top", type=int, help="with --baselines-from: only its K best configs")
 
     validate = commands.add_parser("validate", help="check a spec without running it")
     _add_spec_args(validate)
@@ -119,7 +125,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from search.run import run_sweep
     from search.spec import load_spec
 
-    spec = load_spec(args.spec, args.overrides)
+    spec = load_spec(
+        args.spec, args.overrides, baselines_from=args.baselines_from, baselines_top=args.top
+    )
     return _print_summary(
         run_sweep(spec, name=args.name, storage=args.storage, address=args.address)
     )

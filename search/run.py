@@ -81,7 +81,7 @@ def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
         space=to_distributions(dict(spec.space)),
         metric=spec.metric.name,
         mode=spec.metric.mode,
-        points_to_evaluate=[dict(spec.search.baseline)],  # the base camp runs first
+        points_to_evaluate=[dict(b) for b in spec.search.baselines],  # base camp(s) first
         sampler=build_sampler(spec.search.sampler, spec.search.seed),
     )
     scheduler = build_scheduler(spec.scheduler, baseline=spec.search.baseline)

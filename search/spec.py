@@ -51,7 +51,12 @@ class SearchSpec:
     num_samples: int = 16
     max_concurrent: int = 2
     seed: int = 0
-    baseline: Mapping[str, Any] = field(default_factory=dict)
+    # Evaluated first, in order; the first is the base camp every trial is read against.
+    baselines: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def baseline(self) -> Mapping[str, Any]:
+        return self.baselines[0]
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ class SweepSpec:
         identity = {k: v for k, v in self.raw.items() if k not in RESUMABLE_CHANGES}
         identity["search"] = {
             **(self.raw.get("search") or {}),
-            "baseline": dict(self.search.baseline),
+            "baseline": [dict(b) for b in self.search.baselines],
         }
         return json.loads(json.dumps(identity, default=str))  # type: ignore[no-any-return]
 
@@ -112,8 +117,17 @@ def max_epochs(space: Mapping[str, ParamSpec], fixed: Mapping[str, Any]) -> int:
     return int(fixed.get("epochs", TrainConfig.epochs))
 
 
-def load_spec(path: str | Path, overrides: list[str] | None = None) -> SweepSpec:
-    """Read, override (``--set key=value``) and validate a spec file; raise ``SpecError``."""
+def load_spec(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    baselines_from: str | None = None,
+    baselines_top: int | None = None,
+) -> SweepSpec:
+    """Read, override (``--set key=value``) and validate a spec file; raise ``SpecError``.
+
+    ``baselines_from`` replaces the baseline with the best configs of an earlier export.
+    """
     source = str(path)
     try:
         text = Path(path).read_text()
@@ -129,7 +143,13 @@ def load_spec(path: str | Path, overrides: list[str] | None = None) -> SweepSpec
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: the spec must be a mapping, but got {type(raw).__name__}")
     raw.setdefault("name", Path(path).stem)
-    return parse_spec(apply_overrides(raw, overrides or [], source), source=source)
+    raw = apply_overrides(raw, overrides or [], source)
+    if baselines_from is not None:
+        from search.baselines import read_baselines, searched_names, with_baselines
+
+        found = read_baselines(baselines_from, searched_names(raw), top=baselines_top)
+        raw = with_baselines(raw, found)
+    return parse_spec(raw, source=source)
 
 
 def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
@@ -256,10 +276,22 @@ def _parse_search(
     num_samples = s.take("num_samples", int, 16, check=lambda v: v >= 1, expect=">= 1")
     max_concurrent = s.take("max_concurrent", int, 2, check=lambda v: v >= 1, expect=">= 1")
     seed = s.take("seed", int, 0)
-    given = s.take("baseline", dict, None)
+    given = s.take("baseline", object, None)
     s.done()
-    baseline = _parse_baseline(s, given, space, fixed)
-    return SearchSpec(sampler, num_samples, max_concurrent, seed, baseline)
+    baselines: tuple[dict[str, Any], ...]
+    if given is None or isinstance(given, dict):
+        baselines = (_parse_baseline(s, given, space, fixed, "search.baseline"),)
+    elif isinstance(given, list) and given and all(isinstance(b, dict) for b in given):
+        baselines = tuple(
+            _parse_baseline(s, b, space, fixed, f"search.baseline[{i}]")
+            for i, b in enumerate(given)
+        )
+    else:
+        s.fail(
+            "`search.baseline` must be a mapping of hyperparameters or a non-empty list of "
+            f"them, but got {given!r}"
+        )
+    return SearchSpec(sampler, num_samples, max_concurrent, seed, baselines)
 
 
 def _parse_baseline(
@@ -267,16 +299,17 @@ def _parse_baseline(
     given: Mapping[str, Any] | None,
     space: Mapping[str, ParamSpec],
     fixed: Mapping[str, Any],
+    where: str,
 ) -> dict[str, Any]:
-    """The base camp evaluated first. Missing keys take the trainable's default where it fits."""
+    """A config evaluated first. Missing keys take the trainable's default where it fits."""
     given = given or {}
     for key, value in given.items():
         if key in fixed:
-            s.fail(f"`search.baseline.{key}` is fixed to {fixed[key]!r}; set it in `fixed` only")
+            s.fail(f"`{where}.{key}` is fixed to {fixed[key]!r}; set it in `fixed` only")
         if key not in space:
-            s.fail(f"`search.baseline.{key}` is not in `space`; expected keys {sorted(space)}")
+            s.fail(f"`{where}.{key}` is not in `space`; expected keys {sorted(space)}")
         if not space[key].contains(value):
-            s.fail(f"`search.baseline.{key}` must be {space[key].describe()}, but got {value!r}")
+            s.fail(f"`{where}.{key}` must be {space[key].describe()}, but got {value!r}")
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     return {k: given[k] if k in given else default_point(p, defaults[k]) for k, p in space.items()}
 
