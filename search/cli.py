@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--no-models", action="store_true", help="don't write named model files beside it"
     )
+
+    report = commands.add_parser("report", help="plots and a results page (HTML + PNG)")
+    report.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
+    report.add_argument("-o", "--output", required=True, help="the folder to write into")
     return parser
 
 
@@ -164,12 +168,24 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from search.report import write_report
+
+    summary = write_report(args.experiment, args.output)
+    print(
+        f"wrote {len(summary.files)} files to {summary.out_dir}: "
+        + ", ".join(p.name for p in summary.files)
+    )
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": _cmd_run,
     "validate": _cmd_validate,
     "resume": _cmd_resume,
     "status": _cmd_status,
     "export": _cmd_export,
+    "report": _cmd_report,
 }
 
 

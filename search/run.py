@@ -88,6 +88,16 @@ def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
     callbacks: list[tune.Callback] = []
     if spec.scheduler.type != "fifo":
         callbacks.append(SchedulerStateCallback(scheduler))
+    if spec.tracking.mlflow is not None:
+        from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+        callbacks.append(
+            MLflowLoggerCallback(
+                tracking_uri=spec.tracking.mlflow,
+                experiment_name=spec.tracking.experiment or name,
+                save_artifact=False,
+            )
+        )
     return tune.Tuner(
         build_trainable(spec, experiment=storage / name),
         param_space=dict(spec.fixed),  # constants merged into every suggested config

@@ -77,6 +77,14 @@ class FailureSpec:
 
 
 @dataclass(frozen=True)
+class TrackingSpec:
+    """Where else trials are logged. TensorBoard event files are always written by Tune."""
+
+    mlflow: str | None = None  # tracking URI, e.g. sqlite:///mlflow.db or http://host:5000
+    experiment: str | None = None  # MLflow experiment name (default: the sweep's name)
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     """A validated sweep. ``raw`` is the YAML mapping it came from, overrides applied."""
 
@@ -91,6 +99,7 @@ class SweepSpec:
     resources: ResourcesSpec
     failure: FailureSpec
     raw: Mapping[str, Any] = field(compare=False, repr=False)
+    tracking: TrackingSpec = TrackingSpec()
 
     @property
     def max_epochs(self) -> int:
@@ -189,6 +198,7 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
         max_retries=fail.take("max_retries", int, 2, check=lambda v: v >= 0, expect=">= 0")
     )
     fail.done()
+    tracking = _parse_tracking(top.sub("tracking"))
     top.done()
     return SweepSpec(
         name,
@@ -202,6 +212,7 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
         resources,
         failure,
         raw=dict(raw),
+        tracking=tracking,
     )
 
 
@@ -231,6 +242,18 @@ def _parse_data(s: Section) -> DataSpec:
         )
     s.done()
     return DataSpec(dataset, val_fraction, seed, synthetic)
+
+
+def _parse_tracking(s: Section) -> TrackingSpec:
+    uri = s.take("mlflow", str, None, check=bool, expect="a tracking URI")
+    experiment = s.take("experiment", str, None, check=bool, expect="a non-empty name")
+    s.done()
+    if uri is not None:
+        try:
+            import mlflow  # noqa: F401
+        except ImportError:
+            s.fail("`tracking.mlflow` needs MLflow: pip install 'raysweep[tracking]'")
+    return TrackingSpec(uri, experiment)
 
 
 def task_metrics(data: DataSpec) -> tuple[str, ...]:

@@ -1,0 +1,103 @@
+"""The Python API for notebooks and scripts: the same functions the CLI calls.
+
+Imports are deferred so that ``import raysweep`` stays cheap and starts nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    from torch import nn
+
+    from search.export import ExportSummary
+    from search.report import ReportSummary
+    from search.run import SweepSummary
+    from search.spec import SweepSpec
+
+
+def load(
+    spec: str | os.PathLike[str] | Mapping[str, Any], overrides: list[str] | None = None
+) -> SweepSpec:
+    """A validated spec from a YAML file or a dict shaped like one (``SpecError`` if invalid)."""
+    from search.overrides import apply_overrides
+    from search.spec import load_spec, parse_spec
+
+    if isinstance(spec, Mapping):
+        raw = apply_overrides(dict(spec), overrides or [], "<dict>")
+        return parse_spec(raw, source="<dict>")
+    return load_spec(os.fspath(spec), overrides)
+
+
+def run(
+    spec: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    overrides: list[str] | None = None,
+    name: str | None = None,
+    storage: str | None = None,
+    address: str | None = None,
+) -> SweepSummary:
+    """Run a sweep to the end and summarize it (``raysweep run``)."""
+    from search.run import run_sweep
+
+    return run_sweep(load(spec, overrides), name=name, storage=storage, address=address)
+
+
+def resume(path: str | os.PathLike[str], *, address: str | None = None) -> SweepSummary:
+    """Continue an interrupted sweep (``raysweep resume``)."""
+    from search.resume import resume_sweep
+
+    return resume_sweep(str(path), address=address)
+
+
+def results_table(path: str | os.PathLike[str], *, top: int | None = None) -> pa.Table:
+    """One typed row per trial, best first, as an Arrow table (the export's schema)."""
+    from search.export import trials_table
+    from search.results import load_results
+
+    return trials_table(load_results(str(path)), top=top)
+
+
+def results(path: str | os.PathLike[str], *, top: int | None = None) -> pd.DataFrame:
+    """``results_table`` as a pandas DataFrame."""
+    return results_table(path, top=top).to_pandas()
+
+
+def curves(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Per-epoch learning curves of every trial, long format."""
+    from search.export import curves_table
+    from search.results import load_results
+
+    return curves_table(load_results(str(path))).to_pandas()
+
+
+def export(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    top: int | None = None,
+    curves: bool = False,
+    models: bool = True,
+) -> ExportSummary:
+    """Write Parquet (and named model files) like ``raysweep export``."""
+    from search.export import export_experiment
+
+    return export_experiment(str(path), str(out), top=top, curves=curves, models=models)
+
+
+def report(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> ReportSummary:
+    """Plots and a standalone results page, like ``raysweep report``."""
+    from search.report import write_report
+
+    return write_report(str(path), str(out_dir))
+
+
+def load_model(path: str | os.PathLike[str]) -> nn.Module:
+    """The network stored in a named model file, ready for inference."""
+    from trainables.model_file import load_model as _load
+
+    return _load(path)
