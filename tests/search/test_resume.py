@@ -7,6 +7,7 @@ import signal
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from ray.tune import ExperimentAnalysis
@@ -153,7 +154,7 @@ def test_killed_trial_worker_is_retried_from_its_checkpoint(tmp_path):
     assert len(pids) >= 2, "the killed trial continued in a new worker process"
 
 
-def test_ctrl_c_stops_cleanly_and_prints_the_resume_command(tmp_path):
+def test_ctrl_c_stops_cleanly_and_an_interrupted_sweep_can_be_inspected(tmp_path, capsys):
     spec = write_spec(tmp_path, {**RESUMABLE, "fixed.epochs": 40})
     exp = tmp_path / "runs" / "sweep"
     log = tmp_path / "run.log"
@@ -163,6 +164,11 @@ def test_ctrl_c_stops_cleanly_and_prints_the_resume_command(tmp_path):
     assert proc.wait(timeout=120) == 130
     assert f"raysweep resume {exp}" in log.read_text()
     assert main(["status", str(exp)]) == 0
+    assert "running" in capsys.readouterr().out
+    out = tmp_path / "partial.parquet"
+    assert main(["export", str(exp), "-o", str(out)]) == 0
+    frame = pd.read_parquet(out)
+    assert "running" in set(frame["status"]) and frame["epochs_completed"].max() >= 1
 
 
 def test_resume_refuses_a_missing_directory(tmp_path, capsys):
