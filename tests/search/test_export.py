@@ -174,3 +174,20 @@ def test_baselines_from_a_file_that_does_not_fit_is_refused(
     assert main(["run", str(spec_file), "--baselines-from", str(curves)]) == 2
     assert "are missing" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "tune_status, last, epochs, expected",
+    [
+        ("ERROR", {}, 1, "error"),
+        ("TERMINATED", {"diverged": True}, 1, "diverged"),
+        ("RUNNING", {}, 2, "running"),
+        ("PENDING", {}, 0, "running"),
+        ("TERMINATED", {"diverged": False}, 2, "early_stopped"),
+        ("TERMINATED", {"diverged": False}, 4, "terminated"),
+    ],
+)
+def test_trial_status_follows_tune_and_the_trials_own_results(tune_status, last, epochs, expected):
+    from search.results import _status
+
+    assert _status(tune_status, last, epochs, max_epochs=4) == expected
