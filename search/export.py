@@ -16,10 +16,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from search.data_spec import task_metrics
 from search.errors import ExportError
 from search.experiment import versions
 from search.results import ExperimentResults, TrialResult, load_results
-from search.spec import SweepSpec, task_metrics
+from search.spec import SweepSpec
 from trainables import config as names
 from trainables.config import HYPERPARAMETERS
 
@@ -40,6 +41,7 @@ def trials_schema(spec: SweepSpec) -> pa.Schema:
             pa.field("rank", pa.int32()),
             pa.field("status", pa.string(), nullable=False),
             pa.field("baseline", pa.bool_(), nullable=False),
+            pa.field("pareto", pa.bool_(), nullable=False),
             *hyperparameter_fields(spec),
             pa.field("epochs_completed", pa.int32(), nullable=False),
             pa.field("metric_best", pa.float64()),
@@ -49,8 +51,16 @@ def trials_schema(spec: SweepSpec) -> pa.Schema:
             pa.field("time_total_s", pa.float64()),
             pa.field("checkpoint", pa.string()),
             pa.field("model_file", pa.string()),
+            *objective_fields(spec),
         ]
     )
+
+
+def objective_fields(spec: SweepSpec) -> list[pa.Field]:
+    """Multi-objective sweeps: each objective's last value, ``obj_<name>``."""
+    if len(spec.objectives) < 2:
+        return []
+    return [pa.field(f"obj_{o.name}", pa.float64()) for o in spec.objectives]
 
 
 def curves_schema(spec: SweepSpec) -> pa.Schema:
@@ -104,7 +114,7 @@ def _coerce(value: Any, arrow_type: pa.DataType) -> Any:
 
 
 def _trial_row(
-    name: str, trial: TrialResult, fields: list[pa.Field], model_file: str | None
+    spec: SweepSpec, name: str, trial: TrialResult, fields: list[pa.Field], model_file: str | None
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "experiment": name,
@@ -112,6 +122,7 @@ def _trial_row(
         "rank": trial.rank,
         "status": trial.status,
         "baseline": trial.is_baseline,
+        "pareto": trial.pareto,
         "epochs_completed": trial.epochs_completed,
         "metric_best": trial.metric_best,
         "metric_last": trial.metric_last,
@@ -123,6 +134,8 @@ def _trial_row(
     }
     for f in fields:  # conditional or missing hyperparameters stay null, typed
         row[f.name] = _coerce(trial.config.get(f.name), f.type)
+    for f, value in zip(objective_fields(spec), trial.objective_values):
+        row[f.name] = value
     return row
 
 
@@ -139,7 +152,10 @@ def trials_table(
     if top is not None:
         trials = [t for t in trials if t.rank is not None][:top]
     files = model_files or {}
-    rows = [_trial_row(results.path.name, t, fields, files.get(t.trial_id)) for t in trials]
+    rows = [
+        _trial_row(results.spec, results.path.name, t, fields, files.get(t.trial_id))
+        for t in trials
+    ]
     table = pa.Table.from_pylist(rows, schema=schema)
     return table.replace_schema_metadata(provenance(results))
 

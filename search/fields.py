@@ -76,6 +76,11 @@ class Section:
             self.fail(f"unknown {self.field(key)} {value!r}; expected one of {sorted(accepted)}")
         return value
 
+    def claim(self, key: str) -> Any:
+        """Mark ``key`` as known and return its raw value, for callers that parse it."""
+        self._taken.add(key)
+        return self.raw.get(key)
+
     def sub(self, key: str) -> Section:
         self._taken.add(key)
         return Section(self.raw.get(key), self.field(key), self.source)

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from search.experiment import SPEC_FILE
+from search.objectives import pareto_front
 from search.resume import experiment_path
 from search.spec import SweepSpec, load_spec
 from trainables import config as names
@@ -46,6 +47,10 @@ class TrialResult:
     is_baseline: bool = False
     rank: int | None = None
     delta_vs_baseline: float | None = None
+    # The last value of each objective (what the sampler was told), and whether no other
+    # trial beats it on every objective: the Pareto front (rank 1 when single-objective).
+    objective_values: tuple[float | None, ...] = ()
+    pareto: bool = False
 
 
 @dataclass
@@ -124,11 +129,29 @@ def load_results(path: str) -> ExperimentResults:
                 time_total_s=_finite(last.get("time_total_s")),
                 checkpoint=_best_checkpoint(analysis, trial, metric, mode),
                 history=history,
+                objective_values=tuple(_finite(last.get(o.name)) for o in spec.objectives),
             )
         )
     _mark_baseline(trials, spec)
     _rank(trials, mode)
+    _mark_pareto(trials, spec)
     return ExperimentResults(exp, spec, trials)
+
+
+def _mark_pareto(trials: list[TrialResult], spec: SweepSpec) -> None:
+    if len(spec.objectives) < 2:
+        for trial in trials:
+            trial.pareto = trial.rank == 1
+        return
+    points = [
+        None
+        if t.status in (ERROR, RUNNING, DIVERGED) or None in t.objective_values
+        else [float(v) for v in t.objective_values]  # type: ignore[arg-type]
+        for t in trials
+    ]
+    front = pareto_front(points, [o.mode for o in spec.objectives])
+    for trial, on_front in zip(trials, front):
+        trial.pareto = on_front
 
 
 def _best_checkpoint(analysis: Any, trial: Any, metric: str, mode: str) -> Any:

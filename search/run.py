@@ -31,6 +31,7 @@ class SweepSummary:
     num_trials: int
     num_errors: int
     interrupted: bool  # stopped (Ctrl-C) before every trial finished: resume it
+    budget_spent: str | None  # why the sweep started fewer than num_samples trials
     best: TrialSummary | None
     baseline: TrialSummary | None
 
@@ -66,27 +67,15 @@ def build_trainable(spec: SweepSpec, *, experiment: Path) -> Any:
 def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
     """The ``tune.Tuner`` for ``spec``; search, scheduling and retries are Ray's and Optuna's."""
     from ray import tune
-    from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
 
-    from search.samplers import build_sampler
     from search.scheduler_state import SchedulerStateCallback
     from search.schedulers import build_scheduler
-    from search.space import to_distributions
+    from search.searcher import build_searcher
     from trainables.trainable import trial_dir_name
 
-    # metric/mode go to the searcher too: Tune skips set_search_properties when the searcher
-    # has its own space and param_space carries the fixed values.
-    searcher = OptunaSearch(
-        space=to_distributions(dict(spec.space)),
-        metric=spec.metric.name,
-        mode=spec.metric.mode,
-        points_to_evaluate=[dict(b) for b in spec.search.baselines],  # base camp(s) first
-        sampler=build_sampler(spec.search.sampler, spec.search.seed),
-    )
     scheduler = build_scheduler(spec.scheduler, baseline=spec.search.baseline)
     callbacks: list[tune.Callback] = []
-    if spec.scheduler.type != "fifo":
+    if spec.scheduler.type == "asha":  # the one Tune scheduler with save/restore
         callbacks.append(SchedulerStateCallback(scheduler))
     if spec.tracking.mlflow is not None:
         from ray.air.integrations.mlflow import MLflowLoggerCallback
@@ -104,7 +93,7 @@ def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
         tune_config=tune.TuneConfig(
             metric=spec.metric.name,
             mode=spec.metric.mode,
-            search_alg=ConcurrencyLimiter(searcher, max_concurrent=spec.search.max_concurrent),
+            search_alg=build_searcher(spec, experiment=storage / name),
             scheduler=scheduler,
             num_samples=spec.search.num_samples,
             reuse_actors=True,  # a fresh actor costs seconds of torch import per trial
@@ -158,10 +147,14 @@ def summarize(results: Any, spec: SweepSpec, path: Path) -> SweepSummary:
     finite = [t for t in trials if math.isfinite(t.metric)]
     best = max(finite, key=lambda t: sign * t.metric) if finite else None
     baseline = next((t for t in trials if _is_baseline(t, spec)), None)
+    from search.budget import budget_spent
+
+    spent = budget_spent(path)
     finished = results.num_terminated + results.num_errors
-    interrupted = finished < spec.search.num_samples
+    unfinished = len(results) - finished
+    interrupted = unfinished > 0 or (finished < spec.search.num_samples and spent is None)
     return SweepSummary(
-        path, metric, mode, len(results), results.num_errors, interrupted, best, baseline
+        path, metric, mode, len(results), results.num_errors, interrupted, spent, best, baseline
     )
 
 

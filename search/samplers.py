@@ -1,19 +1,102 @@
-"""Optuna samplers by name, each seeded by ``search.seed``."""
+"""Optuna samplers by name, each seeded by ``search.seed``, and what each one can search.
+
+Combinations a sampler can't handle are refused at validation with the reason, before Ray
+starts, rather than degraded silently at run time.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import optuna
 
-SamplerFactory = Callable[[int], optuna.samplers.BaseSampler]
+from search.space import ParamSpec
 
-SAMPLERS: dict[str, SamplerFactory] = {
+
+def grid_points(param: ParamSpec) -> list[Any] | None:
+    """Every value a grid visits for ``param``; ``None`` for a continuous range without step."""
+    if param.choices is not None:
+        return list(param.choices)
+    low, high = param.low, param.high
+    if param.type == "int":
+        step = int(param.step or 1)
+        return list(range(int(low), int(high) + 1, step))  # type: ignore[arg-type]
+    if param.step is None:
+        return None
+    count = int(math.floor((float(high) - float(low)) / param.step + 1e-9)) + 1  # type: ignore[arg-type]
+    return [float(low) + i * param.step for i in range(count)]  # type: ignore[arg-type]
+
+
+def _grid(seed: int, space: Mapping[str, ParamSpec]) -> optuna.samplers.BaseSampler:
+    grid = {name: grid_points(p) for name, p in space.items()}
+    return optuna.samplers.GridSampler(grid, seed=seed)  # type: ignore[arg-type]
+
+
+def _auto(seed: int, space: Mapping[str, ParamSpec]) -> optuna.samplers.BaseSampler:
+    import optunahub  # type: ignore[import-not-found]
+
+    return optunahub.load_module("samplers/auto_sampler").AutoSampler(seed=seed)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class SamplerInfo:
+    build: Callable[[int, Mapping[str, ParamSpec]], optuna.samplers.BaseSampler]
+    categorical: bool = True  # searches categorical parameters natively
+    multi_objective: bool = True
+
+
+SAMPLERS: dict[str, SamplerInfo] = {
     # multivariate TPE models interactions (lr x optimizer) that independent TPE can't see.
-    "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, multivariate=True),
-    "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
+    "tpe": SamplerInfo(lambda seed, _: optuna.samplers.TPESampler(seed=seed, multivariate=True)),
+    "random": SamplerInfo(lambda seed, _: optuna.samplers.RandomSampler(seed=seed)),
+    "cmaes": SamplerInfo(
+        lambda seed, _: optuna.samplers.CmaEsSampler(seed=seed),
+        categorical=False,
+        multi_objective=False,
+    ),
+    "gp": SamplerInfo(lambda seed, _: optuna.samplers.GPSampler(seed=seed)),
+    # scrambled, so the seed matters (an unscrambled Sobol sequence ignores it)
+    "qmc": SamplerInfo(
+        lambda seed, _: optuna.samplers.QMCSampler(seed=seed, scramble=True), categorical=False
+    ),
+    "grid": SamplerInfo(_grid),
+    "nsga2": SamplerInfo(lambda seed, _: optuna.samplers.NSGAIISampler(seed=seed)),
+    "auto": SamplerInfo(_auto),
 }
 
 
-def build_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
-    return SAMPLERS[name](seed)
+def sampler_problem(
+    name: str, space: Mapping[str, ParamSpec], *, objectives: int, num_samples: int
+) -> str | None:
+    """Why ``name`` can't search ``space`` as asked, or ``None`` if it can."""
+    info = SAMPLERS[name]
+    categorical = sorted(k for k, p in space.items() if p.choices is not None)
+    if not info.categorical and categorical:
+        return (
+            f"sampler {name!r} can't search categorical parameters {categorical} (Optuna would "
+            "sample them at random); use tpe, gp or random, or fix them"
+        )
+    if objectives > 1 and not info.multi_objective:
+        return f"sampler {name!r} is single-objective; use nsga2, tpe or random"
+    if name == "grid":
+        continuous = sorted(k for k, p in space.items() if grid_points(p) is None)
+        if continuous:
+            return f"grid needs a `step` for the continuous ranges {continuous}"
+        size = math.prod(len(grid_points(p) or []) for p in space.values())
+        if num_samples > size:
+            return f"search.num_samples ({num_samples}) exceeds the grid's {size} points"
+    if name == "auto":
+        try:
+            import optunahub  # noqa: F401
+        except ImportError:
+            return "sampler 'auto' needs optunahub (pip install optunahub) to load AutoSampler"
+    return None
+
+
+def build_sampler(
+    name: str, seed: int, space: Mapping[str, ParamSpec]
+) -> optuna.samplers.BaseSampler:
+    return SAMPLERS[name].build(seed, space)

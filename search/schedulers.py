@@ -6,11 +6,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import (
+    ASHAScheduler,
+    FIFOScheduler,
+    HyperBandScheduler,
+    MedianStoppingRule,
+    TrialScheduler,
+)
 
 from search.fields import Section
 
-SCHEDULERS = ("asha", "fifo")
+SCHEDULERS = ("asha", "hyperband", "median", "fifo")
+# The keys each scheduler takes besides `type`.
+_KEYS = {
+    "asha": ("grace_period", "reduction_factor"),
+    "hyperband": ("reduction_factor",),
+    "median": ("grace_period",),
+    "fifo": (),
+}
 
 
 @dataclass(frozen=True)
@@ -23,11 +36,12 @@ class SchedulerSpec:
 
 def parse_scheduler(s: Section, *, max_epochs: int) -> SchedulerSpec:
     kind = s.choice("type", SCHEDULERS, "asha")
-    if kind == "fifo":
-        s.done()
-        return SchedulerSpec(type="fifo", max_t=max_epochs)
-    grace = s.take("grace_period", int, 1, check=lambda v: v >= 1, expect=">= 1")
-    factor = s.take("reduction_factor", float, 3.0, check=lambda v: v > 1, expect="> 1")
+    keys = _KEYS[kind]
+    grace, factor = 1, 3.0
+    if "grace_period" in keys:
+        grace = s.take("grace_period", int, 1, check=lambda v: v >= 1, expect=">= 1")
+    if "reduction_factor" in keys:
+        factor = s.take("reduction_factor", float, 3.0, check=lambda v: v > 1, expect="> 1")
     s.done()
     if grace > max_epochs:
         s.fail(
@@ -70,9 +84,19 @@ class BaselineASHA(ASHAScheduler):
 
 
 def build_scheduler(spec: SchedulerSpec, *, baseline: Mapping[str, Any]) -> TrialScheduler:
-    """Metric and mode come from ``TuneConfig``; ASHA counts one iteration per epoch."""
+    """Metric and mode come from ``TuneConfig``; one training iteration is one epoch."""
     if spec.type == "fifo":
         return FIFOScheduler()
+    if spec.type == "hyperband":
+        return HyperBandScheduler(
+            time_attr="training_iteration",
+            max_t=spec.max_t,
+            reduction_factor=spec.reduction_factor,
+        )
+    if spec.type == "median":
+        return MedianStoppingRule(
+            time_attr="training_iteration", grace_period=spec.grace_period, min_samples_required=2
+        )
     return BaselineASHA(
         baseline=baseline,
         time_attr="training_iteration",

@@ -4,7 +4,8 @@ distributions. Bounds are inclusive, as Optuna's are."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna.distributions as od
@@ -26,6 +27,12 @@ class ParamSpec:
     log: bool = False
     step: float | int | None = None
     choices: tuple[Any, ...] | None = None
+    # Searched only where another (categorical) parameter takes one of these values,
+    # e.g. momentum when optimizer is momentum, nesterov or rmsprop.
+    when: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def applies(self, config: Mapping[str, Any]) -> bool:
+        return all(config.get(k) in allowed for k, allowed in self.when.items())
 
     def contains(self, value: Any) -> bool:
         if self.choices is not None:
@@ -40,6 +47,8 @@ class ParamSpec:
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": self.type}
+        if self.when:
+            d["when"] = {k: list(v) for k, v in self.when.items()}
         if self.choices is not None:
             d["choices"] = list(self.choices)
         else:
@@ -57,12 +66,13 @@ def parse_param(name: str, section: Section) -> ParamSpec:
         )
     hp = HYPERPARAMETERS[name]
     kind = section.choice("type", PARAM_TYPES)
+    when = _parse_when(section)
     if kind == "categorical":
         choices = section.take("choices", list, check=bool, expect="a non-empty list")
         for choice in choices:
             _check_value(section, field("choices"), hp, choice, name)
         section.done()
-        return ParamSpec(name, kind, choices=tuple(choices))
+        return ParamSpec(name, kind, choices=tuple(choices), when=when)
     if hp.kind is str:
         section.fail(f"`{field('type')}` must be categorical for `{name}`, but got {kind!r}")
     if kind == "float" and hp.kind is int:
@@ -81,7 +91,31 @@ def parse_param(name: str, section: Section) -> ParamSpec:
         section.fail(f"`{field('step')}` can't be combined with log: true (Optuna forbids it)")
     for bound in (low, high):
         _check_value(section, field("low/high"), hp, bound, name)
-    return ParamSpec(name, kind, low=low, high=high, log=log, step=step)
+    return ParamSpec(name, kind, low=low, high=high, log=log, step=step, when=when)
+
+
+def _parse_when(section: Section) -> dict[str, tuple[Any, ...]]:
+    raw = section.take("when", dict, None) or {}
+    return {k: tuple(v) if isinstance(v, list) else (v,) for k, v in raw.items()}
+
+
+def check_conditions(section: Section, space: Mapping[str, ParamSpec]) -> None:
+    """A condition names an unconditional categorical parameter of the space and its values."""
+    for param in space.values():
+        for key, allowed in param.when.items():
+            where = f"`space.{param.name}.when.{key}`"
+            other = space.get(key)
+            if other is None or other.choices is None or other.when:
+                choices = sorted(k for k, p in space.items() if p.choices and not p.when)
+                section.fail(
+                    f"{where}: a condition needs an unconditional categorical parameter of the "
+                    f"space; expected one of {choices}"
+                )
+            unknown = [v for v in allowed if v not in other.choices]
+            if unknown:
+                section.fail(
+                    f"{where}: {unknown} are not choices of `{key}` {list(other.choices)}"
+                )
 
 
 def _check_value(section: Section, where: str, hp: Hyperparameter, value: Any, name: str) -> None:
@@ -119,3 +153,35 @@ def default_point(param: ParamSpec, default: Any) -> Any:
     if param.step is not None:
         mid = float(param.low) + round((mid - float(param.low)) / param.step) * param.step  # type: ignore[arg-type]
     return int(round(mid)) if param.type == "int" else mid
+
+
+class DefineByRun:
+    """OptunaSearch's define-by-run space for conditional parameters.
+
+    Unconditional parameters are suggested first; a conditional one only where its condition
+    holds, so e.g. ``momentum`` never exists for Adam. A class, not a closure: the searcher
+    is pickled with the experiment.
+    """
+
+    def __init__(self, space: Mapping[str, ParamSpec]) -> None:
+        self.params = sorted(space.values(), key=lambda p: (bool(p.when), p.name))
+
+    def __call__(self, trial: Any) -> None:
+        values: dict[str, Any] = {}
+        for p in self.params:
+            if not p.applies(values):
+                continue
+            if p.choices is not None:
+                values[p.name] = trial.suggest_categorical(p.name, list(p.choices))
+            elif p.type == "int":
+                step = int(p.step or 1)
+                values[p.name] = trial.suggest_int(p.name, p.low, p.high, step=step, log=p.log)
+            else:
+                values[p.name] = trial.suggest_float(p.name, p.low, p.high, step=p.step, log=p.log)
+
+
+def search_space(space: Mapping[str, ParamSpec]) -> dict[str, od.BaseDistribution] | DefineByRun:
+    """Fixed distributions when every parameter always applies, else define-by-run."""
+    if any(p.when for p in space.values()):
+        return DefineByRun(space)
+    return to_distributions(dict(space))

@@ -5,58 +5,26 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from search.data_spec import DataSpec, parse_data
 from search.errors import SpecError
 from search.fields import Section
+from search.objectives import MetricSpec, parse_objectives
 from search.overrides import apply_overrides
-from search.samplers import SAMPLERS
+from search.samplers import sampler_problem
 from search.schedulers import SCHEDULERS, SchedulerSpec, parse_scheduler
-from search.space import ParamSpec, default_point, parse_param
+from search.search_spec import SearchSpec, parse_search
+from search.space import ParamSpec, check_conditions, parse_param
 from search.yaml_io import safe_load
-from trainables import config as names
 from trainables.config import HYPERPARAMETERS, TrainConfig
-from trainables.data import DATASETS, SyntheticOptions
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-MODES = ("min", "max")
 RESUMABLE_CHANGES = ("name", "resources")
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    dataset: str
-    val_fraction: float = 0.2
-    seed: int = 0
-    synthetic: SyntheticOptions | None = None
-
-    @property
-    def is_classification(self) -> bool:
-        return self.synthetic is None or self.synthetic.n_classes > 0
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    name: str
-    mode: str
-
-
-@dataclass(frozen=True)
-class SearchSpec:
-    sampler: str = "tpe"
-    num_samples: int = 16
-    max_concurrent: int = 2
-    seed: int = 0
-    # Evaluated first, in order; the first is the base camp every trial is read against.
-    baselines: tuple[Mapping[str, Any], ...] = ()
-
-    @property
-    def baseline(self) -> Mapping[str, Any]:
-        return self.baselines[0]
 
 
 @dataclass(frozen=True)
@@ -100,6 +68,7 @@ class SweepSpec:
     failure: FailureSpec
     raw: Mapping[str, Any] = field(compare=False, repr=False)
     tracking: TrackingSpec = TrackingSpec()
+    objectives: tuple[MetricSpec, ...] = ()  # metric is the first; more for multi-objective
 
     @property
     def max_epochs(self) -> int:
@@ -169,15 +138,16 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
         check=lambda n: bool(NAME_PATTERN.match(n)),
         expect="letters, digits, '_', '.' or '-'",
     )
-    data = _parse_data(top.sub("data"))
-    metric = _parse_metric(top.sub("metric"), data)
+    data = parse_data(top.sub("data"))
+    objectives = parse_objectives(top, data)
     space_section = top.sub("space")
     # Sorted: the sampler draws parameters in this order, so YAML key order must not matter.
     space = {k: parse_param(k, space_section.sub(k)) for k in sorted(space_section.raw)}
     if not space:
         top.fail("`space` must declare at least one hyperparameter to search")
+    check_conditions(space_section, space)
     fixed = _parse_fixed(top.sub("fixed"), space)
-    search = _parse_search(top.sub("search"), space, fixed)
+    search = parse_search(top.sub("search"), space, fixed)
     scheduler = parse_scheduler(top.sub("scheduler"), max_epochs=max_epochs(space, fixed))
     ckpt = top.sub("checkpoint")
     checkpoint = CheckpointSpec(
@@ -200,10 +170,11 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
     fail.done()
     tracking = _parse_tracking(top.sub("tracking"))
     top.done()
+    _check_combinations(top, space, search, scheduler, objectives)
     return SweepSpec(
         name,
         data,
-        metric,
+        objectives[0],
         space,
         fixed,
         search,
@@ -213,35 +184,28 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
         failure,
         raw=dict(raw),
         tracking=tracking,
+        objectives=objectives,
     )
 
 
-def _parse_data(s: Section) -> DataSpec:
-    dataset = s.choice("dataset", DATASETS)
-    val_fraction = s.take(
-        "val_fraction", float, 0.2, check=lambda v: 0 < v < 1, expect="in (0, 1)"
+def _check_combinations(
+    top: Section,
+    space: Mapping[str, ParamSpec],
+    search: SearchSpec,
+    scheduler: SchedulerSpec,
+    objectives: tuple[MetricSpec, ...],
+) -> None:
+    """Refuse sampler, scheduler and metric combinations that can't work, with the reason."""
+    problem = sampler_problem(
+        search.sampler, space, objectives=len(objectives), num_samples=search.num_samples
     )
-    seed = s.take("seed", int, 0)
-    synthetic = None
-    if dataset == "synthetic":
-        defaults = SyntheticOptions()
-        synthetic = SyntheticOptions(
-            n_samples=s.take(
-                "n_samples", int, defaults.n_samples, check=lambda v: v >= 10, expect=">= 10"
-            ),
-            n_features=s.take(
-                "n_features", int, defaults.n_features, check=lambda v: v >= 2, expect=">= 2"
-            ),
-            n_classes=s.take(
-                "n_classes",
-                int,
-                defaults.n_classes,
-                check=lambda v: v == 0 or v >= 2,
-                expect="0 (regression) or >= 2",
-            ),
+    if problem:
+        top.fail(f"`search.sampler`: {problem}")
+    if len(objectives) > 1 and scheduler.type != "fifo":
+        top.fail(
+            f"`scheduler.type` {scheduler.type!r} stops trials by one metric, which a "
+            "multi-objective search doesn't have; use scheduler: {type: fifo}"
         )
-    s.done()
-    return DataSpec(dataset, val_fraction, seed, synthetic)
 
 
 def _parse_tracking(s: Section) -> TrackingSpec:
@@ -254,24 +218,6 @@ def _parse_tracking(s: Section) -> TrackingSpec:
         except ImportError:
             s.fail("`tracking.mlflow` needs MLflow: pip install 'raysweep[tracking]'")
     return TrackingSpec(uri, experiment)
-
-
-def task_metrics(data: DataSpec) -> tuple[str, ...]:
-    return names.CLASSIFICATION_METRICS if data.is_classification else names.REGRESSION_METRICS
-
-
-def _parse_metric(s: Section, data: DataSpec) -> MetricSpec:
-    produced = task_metrics(data)
-    task = "classification" if data.is_classification else "regression"
-    metric = s.take("name", str, names.VAL_LOSS)
-    if metric not in produced:
-        s.fail(
-            f"`metric.name` {metric!r} is not produced by {task} on {data.dataset!r}; "
-            f"expected one of {list(produced)}"
-        )
-    mode = s.choice("mode", MODES, "min")
-    s.done()
-    return MetricSpec(metric, mode)
 
 
 def _parse_fixed(s: Section, space: Mapping[str, ParamSpec]) -> dict[str, Any]:
@@ -290,51 +236,6 @@ def _parse_fixed(s: Section, space: Mapping[str, ParamSpec]) -> dict[str, Any]:
             s.fail(f"`fixed.{key}` must be {hp.describe()}, but got {value!r}")
         fixed[key] = float(value) if hp.kind is float else value
     return fixed
-
-
-def _parse_search(
-    s: Section, space: Mapping[str, ParamSpec], fixed: Mapping[str, Any]
-) -> SearchSpec:
-    sampler = s.choice("sampler", SAMPLERS, "tpe")
-    num_samples = s.take("num_samples", int, 16, check=lambda v: v >= 1, expect=">= 1")
-    max_concurrent = s.take("max_concurrent", int, 2, check=lambda v: v >= 1, expect=">= 1")
-    seed = s.take("seed", int, 0)
-    given = s.take("baseline", object, None)
-    s.done()
-    baselines: tuple[dict[str, Any], ...]
-    if given is None or isinstance(given, dict):
-        baselines = (_parse_baseline(s, given, space, fixed, "search.baseline"),)
-    elif isinstance(given, list) and given and all(isinstance(b, dict) for b in given):
-        baselines = tuple(
-            _parse_baseline(s, b, space, fixed, f"search.baseline[{i}]")
-            for i, b in enumerate(given)
-        )
-    else:
-        s.fail(
-            "`search.baseline` must be a mapping of hyperparameters or a non-empty list of "
-            f"them, but got {given!r}"
-        )
-    return SearchSpec(sampler, num_samples, max_concurrent, seed, baselines)
-
-
-def _parse_baseline(
-    s: Section,
-    given: Mapping[str, Any] | None,
-    space: Mapping[str, ParamSpec],
-    fixed: Mapping[str, Any],
-    where: str,
-) -> dict[str, Any]:
-    """A config evaluated first. Missing keys take the trainable's default where it fits."""
-    given = given or {}
-    for key, value in given.items():
-        if key in fixed:
-            s.fail(f"`{where}.{key}` is fixed to {fixed[key]!r}; set it in `fixed` only")
-        if key not in space:
-            s.fail(f"`{where}.{key}` is not in `space`; expected keys {sorted(space)}")
-        if not space[key].contains(value):
-            s.fail(f"`{where}.{key}` must be {space[key].describe()}, but got {value!r}")
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
-    return {k: given[k] if k in given else default_point(p, defaults[k]) for k, p in space.items()}
 
 
 __all__ = ["SCHEDULERS", "SpecError", "SweepSpec", "load_spec", "parse_spec"]

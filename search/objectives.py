@@ -1,0 +1,67 @@
+"""The spec's ``metric:``: one objective, or several for a multi-objective search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from search.data_spec import DataSpec, task_metrics
+from search.fields import Section
+from trainables import config as names
+
+MODES = ("min", "max")
+# Reported every epoch besides the task's metrics; useful as a second objective.
+COST_METRICS = (names.N_PARAMS, names.EPOCH_TIME_S)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    mode: str
+
+
+def _parse_one(s: Section, data: DataSpec, where: str) -> MetricSpec:
+    produced = (*task_metrics(data), *COST_METRICS)
+    task = "classification" if data.is_classification else "regression"
+    metric = s.take("name", str, names.VAL_LOSS)
+    if metric not in produced:
+        s.fail(
+            f"`{where}.name` {metric!r} is not produced by {task} on {data.dataset!r}; "
+            f"expected one of {list(produced)}"
+        )
+    mode = s.choice("mode", MODES, "min")
+    s.done()
+    return MetricSpec(metric, mode)
+
+
+def parse_objectives(top: Section, data: DataSpec) -> tuple[MetricSpec, ...]:
+    """``metric: {name, mode}`` or ``metric: [{name, mode}, ...]``; names must be distinct."""
+    raw = top.claim("metric")
+    if not isinstance(raw, list):
+        return (_parse_one(top.sub("metric"), data, "metric"),)
+    if not raw:
+        top.fail("`metric` must be a mapping or a non-empty list of them")
+    objectives = tuple(
+        _parse_one(Section(item, f"metric[{i}]", top.source), data, f"metric[{i}]")
+        for i, item in enumerate(raw)
+    )
+    metric_names = [o.name for o in objectives]
+    if len(set(metric_names)) != len(metric_names):
+        top.fail(f"`metric` lists an objective twice: {metric_names}")
+    return objectives
+
+
+def pareto_front(points: Sequence[Sequence[float] | None], modes: Sequence[str]) -> list[bool]:
+    """Which points no other point dominates (``None``: not on the front)."""
+    signs = [1.0 if m == "max" else -1.0 for m in modes]
+    scored = [None if p is None else [s * v for s, v in zip(signs, p)] for p in points]
+
+    def dominated(a: list[float]) -> bool:
+        return any(
+            b is not None
+            and all(x >= y for x, y in zip(b, a))
+            and any(x > y for x, y in zip(b, a))
+            for b in scored
+        )
+
+    return [a is not None and not dominated(a) for a in scored]

@@ -1,0 +1,294 @@
+"""Every sampler and scheduler on real tiny sweeps; conditional spaces, multi-objective, budgets."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from search.budget import BUDGET_FILE
+from search.cli import main
+from search.errors import SpecError
+from search.export import export_experiment
+from search.results import load_results
+from search.run import run_sweep
+from search.searcher import build_searcher
+from search.spec import parse_spec
+from tests.helpers import DELETE, spec_dict
+
+NUMERIC_SPACE = {
+    "space": {
+        "lr": {"type": "float", "low": 1.0e-4, "high": 0.1, "log": True},
+        "depth": {"type": "int", "low": 1, "high": 3},
+    },
+    "search.baseline": {"lr": 1.0e-3, "depth": 1},
+}
+GRID_SPACE = {
+    "space": {
+        "lr": {"type": "float", "low": 0.001, "high": 0.003, "step": 0.001},
+        "width": {"type": "categorical", "choices": [16, 32]},
+    },
+    "search.baseline": {"lr": 0.001, "width": 16},
+}
+TINY = {
+    "fixed.epochs": 1,
+    "search.num_samples": 3,
+    "search.max_concurrent": 1,
+    "scheduler": {"type": "fifo"},
+}
+SAMPLER_SPACES = {
+    "tpe": {},
+    "random": {},
+    "gp": {},
+    "nsga2": {},
+    "cmaes": NUMERIC_SPACE,
+    "qmc": NUMERIC_SPACE,
+    "grid": GRID_SPACE,
+}
+
+
+def suggestions(changes: dict, n: int) -> list[dict]:
+    """The first ``n`` configs the searcher suggests, each trial told a made-up result."""
+    spec = parse_spec(spec_dict(changes))
+    searcher = build_searcher(spec, experiment=__import__("pathlib").Path("/nonexistent"))
+    out = []
+    for i in range(n):
+        config = searcher.suggest(f"t{i}")
+        out.append(config)
+        searcher.on_trial_complete(f"t{i}", result={"val_accuracy": 0.1 * (i % 3)})
+    return out
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLER_SPACES))
+def test_each_sampler_is_reproducible_with_the_same_seed(sampler):
+    changes = {**SAMPLER_SPACES[sampler], "search.sampler": sampler, "search.num_samples": 6}
+    first = suggestions(changes, 5)
+    assert first == suggestions(changes, 5)
+    assert first[0] == parse_spec(spec_dict(changes)).search.baseline  # baseline first
+    assert len({str(c) for c in first}) > 1
+    assert suggestions({**changes, "search.seed": 1}, 5)[1:] != first[1:]
+
+
+@pytest.mark.usefixtures("ray_session")
+@pytest.mark.parametrize("sampler", sorted(SAMPLER_SPACES))
+def test_each_sampler_runs_a_real_sweep(sampler, tmp_path):
+    spec = parse_spec(spec_dict({**SAMPLER_SPACES[sampler], **TINY, "search.sampler": sampler}))
+    summary = run_sweep(spec, storage=str(tmp_path))
+    assert summary.num_trials == 3 and summary.num_errors == 0 and summary.best is not None
+
+
+@pytest.mark.usefixtures("ray_session")
+@pytest.mark.parametrize(
+    "scheduler",
+    [
+        {"type": "asha", "grace_period": 1, "reduction_factor": 2},
+        {"type": "hyperband", "reduction_factor": 2},
+        {"type": "median", "grace_period": 1},
+        {"type": "fifo"},
+    ],
+)
+def test_each_scheduler_runs_a_real_sweep(scheduler, tmp_path):
+    spec = parse_spec(
+        spec_dict({"fixed.epochs": 3, "search.num_samples": 4, "scheduler": scheduler})
+    )
+    summary = run_sweep(spec, storage=str(tmp_path))
+    assert summary.num_trials == 4 and summary.num_errors == 0
+    assert not summary.interrupted
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (
+            {"search.sampler": "cmaes"},
+            r"cmaes' can't search categorical parameters \['optimizer', 'width'\]",
+        ),
+        (
+            {**NUMERIC_SPACE, "search.sampler": "grid"},
+            r"grid needs a `step` for the continuous ranges \['lr'\]",
+        ),
+        (
+            {**GRID_SPACE, "search.sampler": "grid", "search.num_samples": 7},
+            r"exceeds the grid's 6 points",
+        ),
+        ({"search.sampler": "auto"}, r"'auto' needs optunahub"),
+        (
+            {
+                "metric": [
+                    {"name": "val_accuracy", "mode": "max"},
+                    {"name": "n_params", "mode": "min"},
+                ]
+            },
+            r"`scheduler.type` 'asha' stops trials by one metric",
+        ),
+        (
+            {
+                **NUMERIC_SPACE,
+                "search.sampler": "cmaes",
+                "scheduler": {"type": "fifo"},
+                "metric": [
+                    {"name": "val_accuracy", "mode": "max"},
+                    {"name": "n_params", "mode": "min"},
+                ],
+            },
+            r"'cmaes' is single-objective",
+        ),
+        (
+            {
+                "metric": [
+                    {"name": "val_loss", "mode": "min"},
+                    {"name": "val_loss", "mode": "min"},
+                ],
+                "scheduler": {"type": "fifo"},
+            },
+            r"lists an objective twice",
+        ),
+        (
+            {
+                "space.momentum": {
+                    "type": "float",
+                    "low": 0.5,
+                    "high": 0.99,
+                    "when": {"colour": ["x"]},
+                }
+            },
+            r"`space.momentum.when.colour`: a condition needs an unconditional categorical",
+        ),
+        (
+            {
+                "space.momentum": {
+                    "type": "float",
+                    "low": 0.5,
+                    "high": 0.99,
+                    "when": {"optimizer": ["rmsprop"]},
+                }
+            },
+            r"\['rmsprop'\] are not choices of `optimizer`",
+        ),
+        (
+            {
+                "space.momentum": {
+                    "type": "float",
+                    "low": 0.5,
+                    "high": 0.99,
+                    "when": {"optimizer": ["sgd"]},
+                },
+                "search.baseline.momentum": 0.9,
+            },
+            r"`search.baseline.momentum` doesn't apply",
+        ),
+        (
+            {"scheduler": {"type": "median", "reduction_factor": 2}},
+            r"unknown keys \['reduction_factor'\] in `scheduler`",
+        ),
+        ({"search.time_budget_s": 0}, r"`search.time_budget_s` must be > 0"),
+    ],
+)
+def test_combinations_that_cannot_work_are_refused_before_ray_starts(changes, message):
+    with pytest.raises(SpecError, match=message):
+        parse_spec(spec_dict(changes))
+
+
+CONDITIONAL = {
+    "space.optimizer": {"type": "categorical", "choices": ["sgd", "momentum", "adam"]},
+    "space.momentum": {
+        "type": "float",
+        "low": 0.5,
+        "high": 0.99,
+        "when": {"optimizer": ["momentum"]},
+    },
+    "space.beta1": {"type": "float", "low": 0.8, "high": 0.95, "when": {"optimizer": "adam"}},
+    "search.sampler": "tpe",
+    "search.num_samples": 8,
+}
+
+
+def test_conditional_parameters_are_suggested_only_with_their_optimizer():
+    configs = suggestions(CONDITIONAL, 8)
+    assert configs[0]["optimizer"] == "adam" and "beta1" in configs[0]  # the baseline
+    for config in configs:
+        assert ("momentum" in config) == (config["optimizer"] == "momentum"), config
+        assert ("beta1" in config) == (config["optimizer"] == "adam"), config
+    assert {c["optimizer"] for c in configs} == {"sgd", "momentum", "adam"}
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_conditional_sweep_exports_null_where_a_parameter_did_not_apply(tmp_path):
+    spec = parse_spec(spec_dict({**CONDITIONAL, **TINY, "search.num_samples": 6}))
+    summary = run_sweep(spec, storage=str(tmp_path))
+    assert summary.num_errors == 0
+    export_experiment(str(summary.path), str(tmp_path / "t.parquet"), models=False)
+    frame = pd.read_parquet(tmp_path / "t.parquet")
+    for _, row in frame.iterrows():
+        assert pd.isna(row["momentum"]) == (row["optimizer"] != "momentum")
+        assert pd.isna(row["beta1"]) == (row["optimizer"] != "adam")
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_multi_objective_sweep_exports_the_pareto_front(tmp_path):
+    spec = parse_spec(
+        spec_dict(
+            {
+                **TINY,
+                "search.num_samples": 5,
+                "search.sampler": "nsga2",
+                "space.width": {"type": "categorical", "choices": [4, 32, 128]},
+                "metric": [
+                    {"name": "val_accuracy", "mode": "max"},
+                    {"name": "n_params", "mode": "min"},
+                ],
+            }
+        )
+    )
+    summary = run_sweep(spec, storage=str(tmp_path))
+    assert summary.num_errors == 0
+    export_experiment(str(summary.path), str(tmp_path / "t.parquet"), models=False)
+    frame = pd.read_parquet(tmp_path / "t.parquet")
+    assert {"pareto", "obj_val_accuracy", "obj_n_params"} <= set(frame.columns)
+    front = frame[frame["pareto"]]
+    assert len(front) >= 1
+    for _, row in frame[~frame["pareto"]].iterrows():  # each one is dominated by the front
+        assert any(
+            f["obj_val_accuracy"] >= row["obj_val_accuracy"]
+            and f["obj_n_params"] <= row["obj_n_params"]
+            for _, f in front.iterrows()
+        )
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_an_epoch_budget_stops_starting_new_trials_and_says_so(tmp_path, capsys):
+    spec_file = tmp_path / "s.yaml"
+    import yaml
+
+    spec_file.write_text(
+        yaml.safe_dump(
+            spec_dict(
+                {
+                    **TINY,
+                    "fixed.epochs": 2,
+                    "search.num_samples": 20,
+                    "search.max_total_epochs": 5,
+                }
+            )
+        )
+    )
+    assert main(["run", str(spec_file), "--storage", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "budget: epoch budget of 5 epochs spent; no new trials were started" in out
+    results = load_results(str(tmp_path / "runs" / "tiny"))
+    assert 3 <= len(results.trials) < 20
+    assert all(t.status == "terminated" for t in results.trials)  # running ones finished
+    assert (tmp_path / "runs" / "tiny" / BUDGET_FILE).exists()
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_a_time_budget_stops_starting_new_trials(tmp_path):
+    spec = parse_spec(spec_dict({**TINY, "search.num_samples": 50, "search.time_budget_s": 2}))
+    summary = run_sweep(spec, storage=str(tmp_path))
+    assert summary.budget_spent == "time budget of 2 s spent"
+    assert summary.num_trials < 50 and not summary.interrupted
+
+
+def test_spec_without_baseline_key_still_validates():
+    assert (
+        parse_spec(spec_dict({"search.baseline": DELETE})).search.baseline["optimizer"] == "adam"
+    )
