@@ -73,7 +73,8 @@ def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
     from search.searcher import build_searcher
     from trainables.trainable import trial_dir_name
 
-    scheduler = build_scheduler(spec.scheduler, baseline=spec.search.baseline)
+    scheduler = build_scheduler(spec.scheduler, baseline=spec.search.baseline, space=spec.space)
+    search_alg, param_space = build_searcher(spec, experiment=storage / name)
     callbacks: list[tune.Callback] = []
     if spec.scheduler.type == "asha":  # the one Tune scheduler with save/restore
         callbacks.append(SchedulerStateCallback(scheduler))
@@ -89,11 +90,11 @@ def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
         )
     return tune.Tuner(
         build_trainable(spec, experiment=storage / name),
-        param_space=dict(spec.fixed),  # constants merged into every suggested config
+        param_space=param_space,
         tune_config=tune.TuneConfig(
             metric=spec.metric.name,
             mode=spec.metric.mode,
-            search_alg=build_searcher(spec, experiment=storage / name),
+            search_alg=search_alg,
             scheduler=scheduler,
             num_samples=spec.search.num_samples,
             reuse_actors=True,  # a fresh actor costs seconds of torch import per trial
@@ -108,7 +109,9 @@ def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
             # the latest too (for resume). num_to_keep also forces an experiment snapshot
             # after that many checkpoints, so a killed driver loses little.
             checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=spec.checkpoint.keep,
+                # PBT clones a trial from a checkpoint it chose earlier; retention would delete
+                # it before the clone starts ("does not exist on storage anymore").
+                num_to_keep=None if spec.scheduler.type == "pbt" else spec.checkpoint.keep,
                 checkpoint_score_attribute=spec.metric.name,
                 checkpoint_score_order=spec.metric.mode,
             ),

@@ -11,19 +11,24 @@ from ray.tune.schedulers import (
     FIFOScheduler,
     HyperBandScheduler,
     MedianStoppingRule,
+    PopulationBasedTraining,
     TrialScheduler,
 )
 
 from search.fields import Section
+from search.space import ParamSpec, to_tune_domain
 
-SCHEDULERS = ("asha", "hyperband", "median", "fifo")
+SCHEDULERS = ("asha", "hyperband", "median", "fifo", "pbt")
 # The keys each scheduler takes besides `type`.
 _KEYS = {
     "asha": ("grace_period", "reduction_factor"),
     "hyperband": ("reduction_factor",),
     "median": ("grace_period",),
     "fifo": (),
+    "pbt": ("perturbation_interval", "mutate", "quantile_fraction", "resample_probability"),
 }
+# What PBT may change in a running trial: optimizer settings, never the network's shape.
+MUTABLE = ("lr", "momentum", "weight_decay", "beta1", "beta2")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,10 @@ class SchedulerSpec:
     grace_period: int = 1
     reduction_factor: float = 3.0
     max_t: int = 1  # = the longest a trial trains (epochs); not a spec key
+    perturbation_interval: int = 2  # pbt: epochs between exploit/explore steps
+    mutate: tuple[str, ...] = ("lr",)  # pbt: hyperparameters it perturbs
+    quantile_fraction: float = 0.25
+    resample_probability: float = 0.25
 
 
 def parse_scheduler(s: Section, *, max_epochs: int) -> SchedulerSpec:
@@ -42,6 +51,8 @@ def parse_scheduler(s: Section, *, max_epochs: int) -> SchedulerSpec:
         grace = s.take("grace_period", int, 1, check=lambda v: v >= 1, expect=">= 1")
     if "reduction_factor" in keys:
         factor = s.take("reduction_factor", float, 3.0, check=lambda v: v > 1, expect="> 1")
+    if kind == "pbt":
+        return _parse_pbt(s, max_epochs)
     s.done()
     if grace > max_epochs:
         s.fail(
@@ -49,6 +60,35 @@ def parse_scheduler(s: Section, *, max_epochs: int) -> SchedulerSpec:
             f"epochs={max_epochs}"
         )
     return SchedulerSpec(kind, grace, factor, max_epochs)
+
+
+def _parse_pbt(s: Section, max_epochs: int) -> SchedulerSpec:
+    interval = s.take(
+        "perturbation_interval",
+        int,
+        2,
+        check=lambda v: 1 <= v <= max_epochs,
+        expect=f"in [1, epochs={max_epochs}]",
+    )
+    mutate = s.take("mutate", list, ["lr"], check=bool, expect="a non-empty list")
+    quantile = s.take(
+        "quantile_fraction", float, 0.25, check=lambda v: 0 < v <= 0.5, expect="in (0, 0.5]"
+    )
+    resample = s.take(
+        "resample_probability", float, 0.25, check=lambda v: 0 <= v <= 1, expect="in [0, 1]"
+    )
+    s.done()
+    for name in mutate:
+        if name not in MUTABLE:
+            s.fail(f"`scheduler.mutate` can't include {name!r}; expected some of {list(MUTABLE)}")
+    return SchedulerSpec(
+        "pbt",
+        max_t=max_epochs,
+        perturbation_interval=interval,
+        mutate=tuple(mutate),
+        quantile_fraction=quantile,
+        resample_probability=resample,
+    )
 
 
 class BaselineASHA(ASHAScheduler):
@@ -83,10 +123,20 @@ class BaselineASHA(ASHAScheduler):
         return action
 
 
-def build_scheduler(spec: SchedulerSpec, *, baseline: Mapping[str, Any]) -> TrialScheduler:
+def build_scheduler(
+    spec: SchedulerSpec, *, baseline: Mapping[str, Any], space: Mapping[str, ParamSpec]
+) -> TrialScheduler:
     """Metric and mode come from ``TuneConfig``; one training iteration is one epoch."""
     if spec.type == "fifo":
         return FIFOScheduler()
+    if spec.type == "pbt":
+        return PopulationBasedTraining(
+            time_attr="training_iteration",
+            perturbation_interval=spec.perturbation_interval,
+            hyperparam_mutations={name: to_tune_domain(space[name]) for name in spec.mutate},
+            quantile_fraction=spec.quantile_fraction,
+            resample_probability=spec.resample_probability,
+        )
     if spec.type == "hyperband":
         return HyperBandScheduler(
             time_attr="training_iteration",

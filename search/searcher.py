@@ -9,7 +9,30 @@ from typing import Any
 from search.spec import SweepSpec
 
 
-def build_searcher(spec: SweepSpec, *, experiment: Path) -> Any:
+def build_searcher(spec: SweepSpec, *, experiment: Path) -> tuple[Any, dict[str, Any]]:
+    """The search algorithm and Tune's ``param_space`` (the fixed values it merges in)."""
+    if spec.scheduler.type == "pbt":
+        return _pbt_population(spec)
+    return _optuna_searcher(spec, experiment=experiment), dict(spec.fixed)
+
+
+def _pbt_population(spec: SweepSpec) -> tuple[Any, dict[str, Any]]:
+    """Ray Tune refuses search algorithms with PBT: the initial population is drawn by Tune's
+    own seeded variant generator, the baselines first; PBT then explores by mutation."""
+    from ray.tune.search import BasicVariantGenerator
+
+    from search.space import to_tune_domain
+
+    param_space = {**spec.fixed, **{k: to_tune_domain(p) for k, p in spec.space.items()}}
+    generator = BasicVariantGenerator(
+        points_to_evaluate=[dict(b) for b in spec.search.baselines],
+        max_concurrent=spec.search.max_concurrent,
+        random_state=spec.search.seed,
+    )
+    return generator, param_space
+
+
+def _optuna_searcher(spec: SweepSpec, *, experiment: Path) -> Any:
     from optuna.exceptions import ExperimentalWarning
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch

@@ -185,3 +185,18 @@ def search_space(space: Mapping[str, ParamSpec]) -> dict[str, od.BaseDistributio
     if any(p.when for p in space.values()):
         return DefineByRun(space)
     return to_distributions(dict(space))
+
+
+def to_tune_domain(param: ParamSpec) -> Any:
+    """``param`` as a Ray Tune distribution (for PBT and Tune's own variant generator)."""
+    from ray import tune
+
+    if param.choices is not None:
+        return tune.choice(list(param.choices))
+    low, high = float(param.low), float(param.high)  # type: ignore[arg-type]
+    if param.type == "int":
+        # Tune's integer upper bounds are exclusive; ours are inclusive.
+        return (tune.lograndint if param.log else tune.randint)(int(low), int(high) + 1)
+    if param.step is not None:
+        return tune.quniform(low, high, param.step)
+    return (tune.loguniform if param.log else tune.uniform)(low, high)

@@ -170,7 +170,7 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
     fail.done()
     tracking = _parse_tracking(top.sub("tracking"))
     top.done()
-    _check_combinations(top, space, search, scheduler, objectives)
+    _check_combinations(top, space, search, scheduler, objectives, checkpoint)
     return SweepSpec(
         name,
         data,
@@ -188,14 +188,44 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
     )
 
 
+def _check_pbt(
+    top: Section,
+    space: Mapping[str, ParamSpec],
+    search: SearchSpec,
+    scheduler: SchedulerSpec,
+    checkpoint: CheckpointSpec,
+) -> None:
+    if search.sampler != "random":
+        top.fail(
+            "`scheduler.type` pbt draws its population at random and explores by mutation "
+            "(Ray Tune allows no search algorithm with it); set search.sampler: random"
+        )
+    if any(p.when for p in space.values()):
+        top.fail("`scheduler.type` pbt can't mutate a conditional space; drop the `when`s")
+    if search.time_budget_s is not None or search.max_total_epochs is not None:
+        top.fail("`search` budgets limit how many trials start; pbt runs a fixed population")
+    missing = [m for m in scheduler.mutate if m not in space]
+    if missing:
+        top.fail(f"`scheduler.mutate` {missing} must be searched in `space` (PBT mutates them)")
+    if scheduler.perturbation_interval % checkpoint.every:
+        top.fail(
+            "`scheduler.perturbation_interval` must be a multiple of `checkpoint.every`: PBT "
+            f"continues from the checkpoint at each perturbation, but got "
+            f"{scheduler.perturbation_interval} and {checkpoint.every}"
+        )
+
+
 def _check_combinations(
     top: Section,
     space: Mapping[str, ParamSpec],
     search: SearchSpec,
     scheduler: SchedulerSpec,
     objectives: tuple[MetricSpec, ...],
+    checkpoint: CheckpointSpec,
 ) -> None:
     """Refuse sampler, scheduler and metric combinations that can't work, with the reason."""
+    if scheduler.type == "pbt":
+        _check_pbt(top, space, search, scheduler, checkpoint)
     problem = sampler_problem(
         search.sampler, space, objectives=len(objectives), num_samples=search.num_samples
     )

@@ -42,5 +42,5 @@ def spec_dict(changes: dict[str, Any] | None = None, base: dict[str, Any] | None
         if value is DELETE:
             node.pop(last, None)
         else:
-            node[last] = value
+            node[last] = copy.deepcopy(value)  # callers reuse their dicts
     return spec

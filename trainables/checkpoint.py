@@ -90,11 +90,17 @@ def _atomic_write(path: Path, write: Any) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(state: TrainState, directory: str | os.PathLike[str]) -> Path:
-    """Write ``state`` into ``directory`` as ``state.pt`` plus its sidecar; return the file."""
+def save_checkpoint(
+    state: TrainState, directory: str | os.PathLike[str], *, key: str | None = None
+) -> Path:
+    """Write ``state`` into ``directory`` as ``state.pt`` plus its sidecar; return the file.
+
+    ``key`` (the trial key) goes into the sidecar, so recovery never mistakes another
+    config's checkpoint for this trial's.
+    """
     path = Path(directory) / CHECKPOINT_FILE
     _atomic_write(path, lambda f: torch.save(to_checkpoint_dict(state), f))
-    sidecar = {"sha256": _digest(path), "next_epoch": state.next_epoch}
+    sidecar = {"sha256": _digest(path), "next_epoch": state.next_epoch, "trial_key": key}
     _atomic_write(path.with_name(SIDECAR_FILE), lambda f: f.write(json.dumps(sidecar).encode()))
     return path
 
@@ -115,13 +121,26 @@ def has_state(directory: str | os.PathLike[str]) -> bool:
     return (Path(directory) / CHECKPOINT_FILE).is_file()
 
 
+def _sidecar(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        sidecar = json.loads((Path(directory) / SIDECAR_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return sidecar if isinstance(sidecar, dict) else {}
+
+
 def checkpoint_epoch(directory: str | os.PathLike[str]) -> int | None:
     """The epoch a checkpoint resumes at, from its sidecar; ``None`` if there is no usable one."""
     try:
-        sidecar = json.loads((Path(directory) / SIDECAR_FILE).read_text())
-        return int(sidecar["next_epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(_sidecar(directory)["next_epoch"])
+    except (KeyError, TypeError, ValueError):
         return None
+
+
+def checkpoint_key(directory: str | os.PathLike[str]) -> str | None:
+    """The trial key a checkpoint was written for, from its sidecar."""
+    key = _sidecar(directory).get("trial_key")
+    return key if isinstance(key, str) else None
 
 
 def read_checkpoint(
@@ -148,8 +167,9 @@ def read_checkpoint(
     return payload
 
 
-def load_checkpoint(state: TrainState, directory: str | os.PathLike[str]) -> None:
-    """Restore ``state`` in place from a checkpoint written by ``save_checkpoint``."""
+def load_checkpoint(state: TrainState, directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Restore ``state`` in place from a checkpoint written by ``save_checkpoint``; return the
+    hyperparameters it was trained with (they differ after a PBT exploit)."""
     device = next(state.model.parameters()).device
     payload = read_checkpoint(directory, device=device)
     state.model.load_state_dict(payload["model"])
@@ -160,3 +180,4 @@ def load_checkpoint(state: TrainState, directory: str | os.PathLike[str]) -> Non
     state.best_metric = payload["best_metric"]
     state.history = [dict(m) for m in payload["history"]]
     _set_rng_state(state, payload["rng"])
+    return dict(payload["train_config"])

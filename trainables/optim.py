@@ -71,3 +71,25 @@ def step_lr_scheduler(scheduler: LRScheduler | None, val_loss: float) -> None:
 
 def current_lr(optimizer: torch.optim.Optimizer) -> float:
     return float(optimizer.param_groups[0]["lr"])
+
+
+def apply_hyperparameters(
+    optimizer: torch.optim.Optimizer, lr_scheduler: LRScheduler | None, config: TrainConfig
+) -> None:
+    """Give a restored optimizer ``config``'s hyperparameters.
+
+    Used only when a checkpoint was trained with other values: Population Based Training
+    continues a trial from another trial's weights with mutated hyperparameters.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = config.lr
+        if "initial_lr" in group:
+            group["initial_lr"] = config.lr
+        if "weight_decay" in group:
+            group["weight_decay"] = config.weight_decay
+        if "betas" in group:
+            group["betas"] = (config.beta1, config.beta2)
+        if "momentum" in group and config.optimizer in ("momentum", "nesterov", "rmsprop"):
+            group["momentum"] = config.momentum
+    if lr_scheduler is not None and hasattr(lr_scheduler, "base_lrs"):
+        lr_scheduler.base_lrs = [config.lr for _ in optimizer.param_groups]

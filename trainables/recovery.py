@@ -17,7 +17,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainables.checkpoint import CheckpointError, checkpoint_epoch, has_state, load_checkpoint
+from trainables.checkpoint import (
+    CheckpointError,
+    checkpoint_epoch,
+    checkpoint_key,
+    has_state,
+    load_checkpoint,
+)
 from trainables.loop import TrainState
 
 logger = logging.getLogger(__name__)
@@ -31,6 +37,7 @@ CHECKPOINT_GLOB = "checkpoint_*"
 class RestorePoint:
     directory: Path
     next_epoch: int
+    train_config: dict | None = None  # set once loaded: the hyperparameters it was trained with
 
 
 def record_trial_dir(experiment_dir: Path, key: str, trial_dir: Path) -> None:
@@ -70,13 +77,13 @@ def trial_dirs_for(experiment_dir: Path, key: str) -> list[Path]:
     return sorted(experiment_dir / entry for entry in os.listdir(folder))
 
 
-def candidates(trial_dirs: list[Path]) -> list[RestorePoint]:
-    """Every checkpoint under ``trial_dirs`` with a readable sidecar, newest epoch first."""
+def candidates(trial_dirs: list[Path], *, key: str) -> list[RestorePoint]:
+    """Every checkpoint of trial ``key`` under ``trial_dirs``, newest epoch first."""
     points: dict[Path, RestorePoint] = {}
     for trial_dir in trial_dirs:
         for directory in trial_dir.glob(CHECKPOINT_GLOB):
             epoch = checkpoint_epoch(directory)
-            if epoch is not None and has_state(directory):
+            if epoch is not None and has_state(directory) and checkpoint_key(directory) == key:
                 points[directory.resolve()] = RestorePoint(directory, epoch)
     return sorted(points.values(), key=lambda p: (-p.next_epoch, str(p.directory)))
 
@@ -85,9 +92,9 @@ def restore_newest(state: TrainState, points: list[RestorePoint]) -> RestorePoin
     """Load the newest checkpoint that verifies; a corrupt one is skipped with a warning."""
     for point in points:
         try:
-            load_checkpoint(state, point.directory)
+            trained_with = load_checkpoint(state, point.directory)
         except CheckpointError as exc:
             logger.warning("skipping unusable checkpoint, falling back to an older one: %s", exc)
             continue
-        return point
+        return RestorePoint(point.directory, point.next_epoch, trained_with)
     return None

@@ -13,10 +13,11 @@ import torch
 from ray import tune
 
 from trainables import config as names
-from trainables.checkpoint import checkpoint_epoch, save_checkpoint
+from trainables.checkpoint import checkpoint_epoch, checkpoint_key, has_state, save_checkpoint
 from trainables.config import TrainConfig, trial_key, trial_seed
 from trainables.data import Dataset
 from trainables.loop import TensorData, TrainState, build_state, run_epoch
+from trainables.optim import apply_hyperparameters
 from trainables.recovery import (
     RestorePoint,
     candidates,
@@ -58,21 +59,33 @@ def _is_better(value: float, best: float | None, mode: str) -> bool:
     return value > best if mode == "max" else value < best
 
 
-def _tune_epoch() -> int:
-    """How many epochs Tune already has results for: those of the checkpoint it restored."""
+def _tune_checkpoint() -> Path | None:
+    """The checkpoint Tune restored this trial from, as a local directory."""
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
-        return 0
-    with checkpoint.as_directory() as directory:
-        return checkpoint_epoch(directory) or 0
+        return None
+    if checkpoint.filesystem.type_name == "local":
+        return Path(checkpoint.path)
+    return Path(checkpoint.to_directory())  # remote storage: a local copy
 
 
-def _report(state: TrainState, metrics: dict, *, save: bool) -> None:
+def _restore_points(
+    key: str, tune_checkpoint: Path | None, known: int, trial_dirs: list[Path]
+) -> list[RestorePoint]:
+    if tune_checkpoint is not None and has_state(tune_checkpoint):
+        if checkpoint_key(tune_checkpoint) not in (key, None):
+            # Another trial's checkpoint, with this trial's (mutated) config: a PBT exploit.
+            # Continue from exactly those weights, never from this trial's own older ones.
+            return [RestorePoint(tune_checkpoint, known)]
+    return candidates(trial_dirs, key=key)
+
+
+def _report(state: TrainState, metrics: dict, *, save: bool, key: str) -> None:
     if not save:
         tune.report(metrics)
         return
     with tempfile.TemporaryDirectory(prefix="raysweep-ckpt-") as directory:
-        save_checkpoint(state, directory)
+        save_checkpoint(state, directory, key=key)
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
 
 
@@ -113,10 +126,14 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
     experiment = Path(settings.experiment_dir)
     trial_id = tune.get_context().get_trial_id()
     trial_dir = experiment / trial_dir_name(trial_id)
-    known = _tune_epoch()
-    point = restore_newest(state, candidates([trial_dir, *trial_dirs_for(experiment, key)]))
+    tune_checkpoint = _tune_checkpoint()
+    known = 0 if tune_checkpoint is None else checkpoint_epoch(tune_checkpoint) or 0
+    trial_dirs = [trial_dir, *trial_dirs_for(experiment, key)]
+    point = restore_newest(state, _restore_points(key, tune_checkpoint, known, trial_dirs))
     if point is not None:
         logger.info("resuming %s at epoch %d from %s", key, state.next_epoch, point.directory)
+        if point.train_config != cfg.to_dict():
+            apply_hyperparameters(state.optimizer, state.lr_scheduler, cfg)
     tensors = TensorData.from_dataset(data, device)
 
     # 2. Catch up: retrain silently what a corrupt checkpoint lost (Tune has those results),
@@ -133,7 +150,7 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
         record_trained_epoch(experiment, key, trial_id, state.next_epoch)
         if metrics[names.DIVERGED]:
             # Divergence is deterministic: end the trial with its worst-case result, don't retry.
-            _report(state, metrics, save=False)
+            _report(state, metrics, save=False, key=key)
             return
         value = float(metrics[settings.metric])
         if _is_better(value, state.best_metric, settings.mode):
@@ -142,4 +159,4 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
         save = last or state.next_epoch % settings.checkpoint_every == 0
         if save:
             record_trial_dir(experiment, key, trial_dir)
-        _report(state, metrics, save=save)
+        _report(state, metrics, save=save, key=key)

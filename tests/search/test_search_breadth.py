@@ -292,3 +292,78 @@ def test_spec_without_baseline_key_still_validates():
     assert (
         parse_spec(spec_dict({"search.baseline": DELETE})).search.baseline["optimizer"] == "adam"
     )
+
+
+PBT = {
+    "space": {
+        "lr": {"type": "float", "low": 1.0e-4, "high": 0.1, "log": True},
+        "width": {"type": "categorical", "choices": [32, 64]},
+    },
+    "fixed": {"epochs": 6, "depth": 1, "optimizer": "sgd", "batch_size": 64},
+    "search.sampler": "random",
+    "search.num_samples": 4,
+    "search.baseline": {"lr": 1.0e-4, "width": 32},
+    "scheduler": {
+        "type": "pbt",
+        "perturbation_interval": 2,
+        "quantile_fraction": 0.5,
+        "resample_probability": 0.5,
+    },
+}
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_pbt_continues_perturbed_trials_from_their_parents_weights(tmp_path):
+    import torch
+
+    from trainables.checkpoint import checkpoint_epoch
+    from trainables.recovery import read_ledger
+
+    summary = run_sweep(parse_spec(spec_dict(PBT)), storage=str(tmp_path))
+    assert summary.num_errors == 0
+    exp = summary.path
+    # A trial PBT perturbed trains on under a new key (its config changed) from a later epoch.
+    by_trial: dict[str, list[tuple[float, str, int]]] = {}
+    for key, entries in read_ledger(exp).items():
+        for e in entries:
+            by_trial.setdefault(e["trial_id"], []).append((e["t"], key, e["epoch"]))
+    perturbed = []
+    for trial_id, entries in by_trial.items():
+        entries.sort()
+        keys = [k for _, k, _ in entries]
+        for i in range(1, len(entries)):
+            if keys[i] != keys[i - 1]:
+                perturbed.append((trial_id, entries[i][2]))
+                assert entries[i][2] > 1, "a perturbed trial must not restart from epoch 1"
+    assert perturbed, "PBT perturbed no trial"
+
+    # Its checkpoint carries the parent's history with the parent's weights: the epochs
+    # before the perturbation are another trial's results (as that trial reported them, or
+    # as its own checkpoints carry them when it was itself a clone), not its own.
+    def carried(path):
+        return [m["val_loss"] for m in torch.load(path, weights_only=True)["history"]]
+
+    others: dict[str, list[list[float]]] = {}
+    for t in load_results(str(exp)).trials:
+        others[t.trial_id] = [list(t.history["val_loss"])] + [
+            carried(p) for p in (exp / f"trial_{t.trial_id}").glob("checkpoint_*/state.pt")
+        ]
+    for trial_id, first_epoch in perturbed:
+        newest = max(
+            (exp / f"trial_{trial_id}").glob("checkpoint_*"), key=lambda d: checkpoint_epoch(d)
+        )
+        before = carried(newest / "state.pt")[: first_epoch - 1]
+        assert any(
+            h[: len(before)] == before for t, hs in others.items() if t != trial_id for h in hs
+        ), (trial_id, before)
+
+
+def test_pbt_needs_random_sampling_and_a_searched_mutation():
+    with pytest.raises(SpecError, match=r"set search.sampler: random"):
+        parse_spec(spec_dict({**PBT, "search.sampler": "tpe"}))
+    with pytest.raises(SpecError, match=r"`scheduler.mutate` \['momentum'\] must be searched"):
+        parse_spec(spec_dict({**PBT, "scheduler.mutate": ["momentum"]}))
+    with pytest.raises(SpecError, match=r"`scheduler.mutate` can't include 'width'"):
+        parse_spec(spec_dict({**PBT, "scheduler.mutate": ["width"]}))
+    with pytest.raises(SpecError, match=r"multiple of `checkpoint.every`"):
+        parse_spec(spec_dict({**PBT, "checkpoint.every": 3}))

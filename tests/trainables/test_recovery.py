@@ -37,8 +37,8 @@ def test_newest_checkpoint_wins_and_a_corrupt_one_falls_back_with_a_warning(
         run_epoch(state, tiny_tensors)
         directory = trial / f"checkpoint_00000{epoch}"
         directory.mkdir(parents=True)
-        save_checkpoint(state, directory)
-    points = candidates([trial])
+        save_checkpoint(state, directory, key="k")
+    points = candidates([trial], key="k")
     assert [p.next_epoch for p in points] == [2, 1]
 
     restored = fresh(tiny)
@@ -48,15 +48,23 @@ def test_newest_checkpoint_wins_and_a_corrupt_one_falls_back_with_a_warning(
     newest.write_bytes(newest.read_bytes()[:64])
     restored = fresh(tiny)
     with caplog.at_level(logging.WARNING):
-        point = restore_newest(restored, candidates([trial]))
+        point = restore_newest(restored, candidates([trial], key="k"))
     assert point.next_epoch == 1 and restored.next_epoch == 1
     assert "checksum mismatch" in caplog.text and "falling back" in caplog.text
+
+
+def test_checkpoints_of_another_trial_key_are_never_candidates(tiny, tmp_path):
+    trial = tmp_path / "trial_a"
+    (trial / "checkpoint_000001").mkdir(parents=True)
+    save_checkpoint(fresh(tiny), trial / "checkpoint_000001", key="other")
+    assert candidates([trial], key="k") == []
+    assert [p.next_epoch for p in candidates([trial], key="other")] == [0]
 
 
 def test_nothing_usable_means_a_fresh_start(tiny, tmp_path):
     trial = tmp_path / "trial_a"
     write_placeholder(trial / "checkpoint_000003", 3)  # Tune's view only, no state
-    assert candidates([trial, tmp_path / "missing"]) == []
+    assert candidates([trial, tmp_path / "missing"], key="k") == []
     assert restore_newest(fresh(tiny), []) is None
 
 
