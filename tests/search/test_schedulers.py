@@ -11,7 +11,9 @@ BASELINE = {"lr": 1e-3}
 
 def asha() -> BaselineASHA:
     scheduler = build_scheduler(
-        SchedulerSpec("asha", grace_period=1, reduction_factor=2, max_t=4), baseline=BASELINE
+        SchedulerSpec("asha", grace_period=1, reduction_factor=2, max_t=4),
+        baseline=BASELINE,
+        space={},
     )
     scheduler.set_search_properties("val_accuracy", "max")
     return scheduler
@@ -51,5 +53,5 @@ def test_only_the_first_trial_with_the_baseline_config_is_protected():
 
 
 def test_fifo_never_stops():
-    scheduler = build_scheduler(SchedulerSpec("fifo", max_t=4), baseline=BASELINE)
+    scheduler = build_scheduler(SchedulerSpec("fifo", max_t=4), baseline=BASELINE, space={})
     assert type(scheduler).__name__ == "FIFOScheduler"

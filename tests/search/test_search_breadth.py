@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -49,7 +51,7 @@ SAMPLER_SPACES = {
 def suggestions(changes: dict, n: int) -> list[dict]:
     """The first ``n`` configs the searcher suggests, each trial told a made-up result."""
     spec = parse_spec(spec_dict(changes))
-    searcher = build_searcher(spec, experiment=__import__("pathlib").Path("/nonexistent"))
+    searcher, _ = build_searcher(spec, experiment=Path("/nonexistent"))
     out = []
     for i in range(n):
         config = searcher.suggest(f"t{i}")
