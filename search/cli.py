@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-models", action="store_true", help="don't write named model files beside it"
     )
 
+    evaluate = commands.add_parser("evaluate", help="best trials on the held-out test split")
+    evaluate.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
+    evaluate.add_argument("--top", type=int, default=1, help="the K best trials (default 1)")
+    evaluate.add_argument("-o", "--output", help="also write the test metrics as Parquet")
+
     report = commands.add_parser("report", help="plots and a results page (HTML + PNG)")
     report.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
     report.add_argument("-o", "--output", required=True, help="the folder to write into")
@@ -170,6 +175,19 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from search.evaluate import evaluate_experiment, write_evaluation
+
+    score_name, rows, table = evaluate_experiment(args.experiment, top=args.top)
+    print(f"{'rank':>4} {'trial':<12} {'metric_best':>11} {'test_loss':>9} {score_name:>13}")
+    for r in rows:
+        best = "-" if r.val_metric is None else f"{r.val_metric:.4f}"
+        print(f"{r.rank:>4} {r.trial_id:<12} {best:>11} {r.test_loss:>9.4f} {r.test_score:>13.4f}")
+    if args.output:
+        print(f"wrote {table.num_rows} rows to {write_evaluation(table, args.output)}")
+    return EXIT_OK
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from search.report import write_report
 
@@ -188,6 +206,7 @@ COMMANDS = {
     "status": _cmd_status,
     "export": _cmd_export,
     "report": _cmd_report,
+    "evaluate": _cmd_evaluate,
 }
 
 

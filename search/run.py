@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from search.data_spec import load_data
 from search.experiment import ensure_new, experiment_dir, resolve_storage, versions, write_spec
 from search.ray_session import ensure_ray
 from search.spec import SweepSpec
+from trainables.data import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -36,19 +38,14 @@ class SweepSummary:
     baseline: TrialSummary | None
 
 
-def build_trainable(spec: SweepSpec, *, experiment: Path) -> Any:
+def build_trainable(spec: SweepSpec, *, experiment: Path, data: Dataset | None = None) -> Any:
     """The trainable with its data and settings bound; the same for ``run`` and ``resume``."""
     from ray import tune
 
-    from trainables.data import load_dataset
     from trainables.trainable import TrialSettings, train_mlp
 
-    data = load_dataset(
-        spec.data.dataset,
-        val_fraction=spec.data.val_fraction,
-        seed=spec.data.seed,
-        synthetic=spec.data.synthetic,
-    )
+    if data is None:
+        data, _ = load_data(spec.data)  # the test split stays in the driver
     settings = TrialSettings(
         sweep_seed=spec.search.seed,
         metric=spec.metric.name,
@@ -64,7 +61,7 @@ def build_trainable(spec: SweepSpec, *, experiment: Path) -> Any:
     )
 
 
-def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
+def build_tuner(spec: SweepSpec, *, storage: Path, name: str, data: Dataset | None = None) -> Any:
     """The ``tune.Tuner`` for ``spec``; search, scheduling and retries are Ray's and Optuna's."""
     from ray import tune
 
@@ -89,7 +86,7 @@ def build_tuner(spec: SweepSpec, *, storage: Path, name: str) -> Any:
             )
         )
     return tune.Tuner(
-        build_trainable(spec, experiment=storage / name),
+        build_trainable(spec, experiment=storage / name, data=data),
         param_space=param_space,
         tune_config=tune.TuneConfig(
             metric=spec.metric.name,
@@ -130,13 +127,14 @@ def run_sweep(
     """Run ``spec`` to completion and summarize it; the experiment stays on disk for resume."""
     path = experiment_dir(resolve_storage(storage), name or spec.name)
     ensure_new(path)
+    data, _ = load_data(spec.data)  # bad data is an input error: before Ray starts
     ensure_ray(address)
-    return run_existing(spec, path)
+    return run_existing(spec, path, data=data)
 
 
-def run_existing(spec: SweepSpec, path: Path) -> SweepSummary:
+def run_existing(spec: SweepSpec, path: Path, *, data: Dataset | None = None) -> SweepSummary:
     """Start ``spec`` as the experiment at ``path`` (new, or never snapshotted by Tune)."""
-    tuner = build_tuner(spec, storage=path.parent, name=path.name)
+    tuner = build_tuner(spec, storage=path.parent, name=path.name, data=data)
     write_spec(path, spec.to_yaml(), identity=spec.identity(), provenance=versions())
     return summarize(tuner.fit(), spec, path)
 

@@ -182,10 +182,19 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
         checkpoint,
         resources,
         failure,
-        raw=dict(raw),
+        raw=_resolved(raw, data),
         tracking=tracking,
         objectives=objectives,
     )
+
+
+def _resolved(raw: Mapping[str, Any], data: DataSpec) -> dict[str, Any]:
+    """The raw spec with what was inferred at parse time written in, so that the copy saved
+    with the experiment reads the same later, without the data file."""
+    out = dict(raw)
+    if data.table is not None:
+        out["data"] = {**raw["data"], "task": data.task}
+    return out
 
 
 def _check_pbt(

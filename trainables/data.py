@@ -85,6 +85,100 @@ DATASETS: dict[str, Callable[[int, SyntheticOptions], tuple[np.ndarray, np.ndarr
 }
 
 
+@dataclass(frozen=True)
+class TestSet:
+    """Held out from the search entirely: trials never see it; only ``evaluate`` reads it."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def split_indices(
+    labels: np.ndarray | None, n: int, *, val_fraction: float, test_fraction: float, seed: int
+) -> Splits:
+    """Deterministic by ``seed``; stratified (each class keeps its share) for classification."""
+    rng = np.random.default_rng(seed)
+    groups = (
+        [np.arange(n)]
+        if labels is None
+        else [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    )
+    parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    for idx in groups:
+        idx = rng.permutation(idx)
+        n_test = _share(len(idx), test_fraction)
+        n_val = _share(len(idx) - n_test, val_fraction / (1 - test_fraction))
+        parts["test"].append(idx[:n_test])
+        parts["val"].append(idx[n_test : n_test + n_val])
+        parts["train"].append(idx[n_test + n_val :])
+    return Splits(*(np.sort(np.concatenate(parts[k])) for k in ("train", "val", "test")))
+
+
+def _share(size: int, fraction: float) -> int:
+    if fraction <= 0 or size < 2:
+        return 0
+    return min(size - 1, max(1, int(round(size * fraction))))
+
+
+def standardize(x: np.ndarray, train: np.ndarray, columns: np.ndarray | None = None) -> None:
+    """Scale ``columns`` (default all) in place with statistics of the training rows only."""
+    cols = np.arange(x.shape[1]) if columns is None else columns
+    mean = x[np.ix_(train, cols)].mean(axis=0)
+    std = x[np.ix_(train, cols)].std(axis=0)
+    std[std == 0] = 1.0
+    x[:, cols] = (x[:, cols] - mean) / std
+
+
+def to_splits(
+    name: str, x: np.ndarray, y: np.ndarray, n_classes: int, splits: Splits
+) -> tuple[Dataset, TestSet | None]:
+    def rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a[idx])
+
+    data = Dataset(
+        name,
+        rows(x, splits.train),
+        rows(y, splits.train),
+        rows(x, splits.val),
+        rows(y, splits.val),
+        n_classes,
+    )
+    test = TestSet(rows(x, splits.test), rows(y, splits.test)) if splits.test.size else None
+    return data, test
+
+
+def load_builtin(
+    name: str,
+    *,
+    val_fraction: float,
+    seed: int,
+    test_fraction: float = 0.0,
+    synthetic: SyntheticOptions | None = None,
+) -> tuple[Dataset, TestSet | None]:
+    """Load ``name``, split it and standardize it on the training rows."""
+    options = synthetic or SyntheticOptions()
+    x, y = DATASETS[name](seed, options)
+    n_classes = options.n_classes if name == "synthetic" else int(np.unique(y).size)
+    x = np.asarray(x, dtype=np.float32)
+    splits = split_indices(
+        y if n_classes else None,
+        len(x),
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+    )
+    standardize(x, splits.train)
+    y = np.asarray(y, dtype=np.int64 if n_classes else np.float32)
+    return to_splits(name, x, y, n_classes, splits)
+
+
 def load_dataset(
     name: str,
     *,
@@ -92,42 +186,5 @@ def load_dataset(
     seed: int,
     synthetic: SyntheticOptions | None = None,
 ) -> Dataset:
-    """Load ``name``, split it (stratified for classification) and standardize on train stats."""
-    options = synthetic or SyntheticOptions()
-    x, y = DATASETS[name](seed, options)
-    n_classes = options.n_classes if name == "synthetic" else int(np.unique(y).size)
-    x = np.asarray(x, dtype=np.float32)
-    rng = np.random.default_rng(seed)
-    val_idx, train_idx = _split_indices(y if n_classes else None, len(x), val_fraction, rng)
-    mean = x[train_idx].mean(axis=0)
-    std = x[train_idx].std(axis=0)
-    std[std == 0] = 1.0
-    x = (x - mean) / std
-    y = np.asarray(y, dtype=np.int64 if n_classes else np.float32)
-    return Dataset(
-        name=name,
-        x_train=np.ascontiguousarray(x[train_idx]),
-        y_train=np.ascontiguousarray(y[train_idx]),
-        x_val=np.ascontiguousarray(x[val_idx]),
-        y_val=np.ascontiguousarray(y[val_idx]),
-        n_classes=n_classes,
-    )
-
-
-def _split_indices(
-    labels: np.ndarray | None, n: int, val_fraction: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validation and train indices; each class keeps its share in both for classification."""
-    groups = (
-        [np.arange(n)]
-        if labels is None
-        else [np.flatnonzero(labels == c) for c in np.unique(labels)]
-    )
-    val: list[np.ndarray] = []
-    train: list[np.ndarray] = []
-    for idx in groups:
-        idx = rng.permutation(idx)
-        n_val = max(1, int(round(len(idx) * val_fraction))) if len(idx) > 1 else 0
-        val.append(idx[:n_val])
-        train.append(idx[n_val:])
-    return np.sort(np.concatenate(val)), np.sort(np.concatenate(train))
+    """The train/validation part of a built-in data set (no held-out test split)."""
+    return load_builtin(name, val_fraction=val_fraction, seed=seed, synthetic=synthetic)[0]

@@ -114,23 +114,31 @@ def train_epoch(state: TrainState, data: TensorData) -> float:
 
 
 @torch.no_grad()
-def evaluate(state: TrainState, data: TensorData) -> dict[str, float]:
-    """Validation loss, and accuracy (classification) or mean absolute error (regression)."""
-    model = state.model
+@torch.no_grad()
+def score_model(
+    model: nn.Module, x_all: torch.Tensor, y_all: torch.Tensor, n_classes: int
+) -> tuple[float, float]:
+    """Mean loss, and accuracy (classification) or mean absolute error (regression)."""
     model.eval()
-    loss_fn = _loss_fn(data.n_classes)
-    n = data.x_val.shape[0]
+    loss_fn = _loss_fn(n_classes)
+    n = x_all.shape[0]
     loss_sum, score_sum = 0.0, 0.0
     for start in range(0, n, EVAL_BATCH):
-        x, y = data.x_val[start : start + EVAL_BATCH], data.y_val[start : start + EVAL_BATCH]
-        pred = _predict(model, x, data.n_classes)
+        x, y = x_all[start : start + EVAL_BATCH], y_all[start : start + EVAL_BATCH]
+        pred = _predict(model, x, n_classes)
         loss_sum += float(loss_fn(pred, y)) * x.shape[0]
-        if data.n_classes > 0:
+        if n_classes > 0:
             score_sum += float((pred.argmax(dim=1) == y).sum())
         else:
             score_sum += float((pred - y).abs().sum())
+    return loss_sum / n, score_sum / n
+
+
+def evaluate(state: TrainState, data: TensorData) -> dict[str, float]:
+    """Validation loss, and accuracy (classification) or mean absolute error (regression)."""
+    loss, score = score_model(state.model, data.x_val, data.y_val, data.n_classes)
     score_name = names.VAL_ACCURACY if data.n_classes > 0 else names.VAL_MAE
-    return {names.VAL_LOSS: loss_sum / n, score_name: score_sum / n}
+    return {names.VAL_LOSS: loss, score_name: score}
 
 
 def run_epoch(state: TrainState, data: TensorData) -> dict[str, float | int | bool]:
