@@ -29,7 +29,8 @@ def read_baselines(path: str, searched: list[str], *, top: int | None = None) ->
     rows.sort(key=lambda r: r["rank"])
     if not rows:
         raise SpecError(f"--baselines-from {path}: no ranked trials in it")
-    return [{k: r[k] for k in searched} for r in rows[:top]]
+    # Conditional parameters are null where they did not apply: leave them out.
+    return [{k: r[k] for k in searched if r[k] is not None} for r in rows[:top]]
 
 
 def with_baselines(raw: dict[str, Any], baselines: list[dict]) -> dict[str, Any]:

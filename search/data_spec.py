@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from search.errors import SpecError
@@ -63,7 +64,7 @@ def parse_data(s: Section) -> DataSpec:
         check=lambda v: 0 <= v < 1 - val_fraction,
         expect=f"in [0, 1 - val_fraction = {1 - val_fraction:g})",
     )
-    seed = s.take("seed", int, 0)
+    seed = s.take("seed", int, 0, check=lambda v: 0 <= v < 2**32, expect="in [0, 2**32)")
     if "path" in s.raw:
         if "dataset" in s.raw:
             s.fail("`data` takes either `dataset` (built-in) or `path` (your table), not both")
@@ -88,6 +89,13 @@ def parse_data(s: Section) -> DataSpec:
             ),
         )
     s.done()
+    if synthetic is not None and synthetic.n_classes > 0:
+        informative = max(2, synthetic.n_features // 2)
+        if synthetic.n_classes > 2**informative:
+            s.fail(
+                f"`data.n_classes` {synthetic.n_classes} needs n_features >= "
+                f"{2 * math.ceil(math.log2(synthetic.n_classes))}, but got {synthetic.n_features}"
+            )
     regression = synthetic is not None and synthetic.n_classes == 0
     task = "regression" if regression else "classification"
     return DataSpec(dataset, val_fraction, seed, synthetic, None, test_fraction, task)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
@@ -22,8 +23,8 @@ def is_kind(value: Any, kind: type) -> bool:
     """``isinstance`` that keeps bools out of numbers and lets ints stand for floats."""
     if isinstance(value, bool):
         return kind is bool
-    if kind is float:
-        return isinstance(value, (int, float))
+    if kind is float:  # NaN and inf are never meant in a spec; they only break things later
+        return isinstance(value, (int, float)) and math.isfinite(value)
     return isinstance(value, kind)
 
 

@@ -9,25 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import optuna
 
-from search.space import ParamSpec
-
-
-def grid_points(param: ParamSpec) -> list[Any] | None:
-    """Every value a grid visits for ``param``; ``None`` for a continuous range without step."""
-    if param.choices is not None:
-        return list(param.choices)
-    low, high = param.low, param.high
-    if param.type == "int":
-        step = int(param.step or 1)
-        return list(range(int(low), int(high) + 1, step))  # type: ignore[arg-type]
-    if param.step is None:
-        return None
-    count = int(math.floor((float(high) - float(low)) / param.step + 1e-9)) + 1  # type: ignore[arg-type]
-    return [float(low) + i * param.step for i in range(count)]  # type: ignore[arg-type]
+from search.space import ParamSpec, grid_points
 
 
 def _grid(seed: int, space: Mapping[str, ParamSpec]) -> optuna.samplers.BaseSampler:
@@ -81,6 +66,8 @@ def sampler_problem(
         )
     if objectives > 1 and not info.multi_objective:
         return f"sampler {name!r} is single-objective; use nsga2, tpe or random"
+    if name == "grid" and any(p.when for p in space.values()):
+        return "grid can't search conditional parameters (it would repeat configs); use tpe"
     if name == "grid":
         continuous = sorted(k for k, p in space.items() if grid_points(p) is None)
         if continuous:
@@ -90,9 +77,11 @@ def sampler_problem(
             return f"search.num_samples ({num_samples}) exceeds the grid's {size} points"
     if name == "auto":
         try:
-            import optunahub  # noqa: F401
+            _auto(0, space)  # optunahub fetches the sampler's code: fail here, not mid-sweep
         except ImportError:
             return "sampler 'auto' needs optunahub (pip install optunahub) to load AutoSampler"
+        except Exception as exc:  # network or hub errors
+            return f"sampler 'auto' could not be loaded from OptunaHub: {exc}"
     return None
 
 

@@ -91,6 +91,21 @@ def _parse_pbt(s: Section, max_epochs: int) -> SchedulerSpec:
     )
 
 
+class ClipToSpace:
+    """PBT's explore step scales values by 0.8 or 1.2 without bounds; bring them back into the
+    declared space (momentum 0.9 x 1.2 would be an invalid 1.08). A class: it is pickled."""
+
+    def __init__(self, params: Mapping[str, ParamSpec]) -> None:
+        self.params = dict(params)
+
+    def __call__(self, config: dict[str, Any]) -> dict[str, Any]:
+        for name, p in self.params.items():
+            if p.choices is None and name in config:
+                value = min(max(config[name], p.low), p.high)  # type: ignore[type-var]
+                config[name] = int(round(value)) if p.type == "int" else float(value)
+        return config
+
+
 class BaselineASHA(ASHAScheduler):
     """Ray's ASHA, except that it never stops the baseline trial.
 
@@ -134,6 +149,7 @@ def build_scheduler(
             time_attr="training_iteration",
             perturbation_interval=spec.perturbation_interval,
             hyperparam_mutations={name: to_tune_domain(space[name]) for name in spec.mutate},
+            custom_explore_fn=ClipToSpace({name: space[name] for name in spec.mutate}),
             quantile_fraction=spec.quantile_fraction,
             resample_probability=spec.resample_probability,
         )

@@ -34,7 +34,7 @@ def parse_search(
     sampler = s.choice("sampler", SAMPLERS, "tpe")
     num_samples = s.take("num_samples", int, 16, check=lambda v: v >= 1, expect=">= 1")
     max_concurrent = s.take("max_concurrent", int, 2, check=lambda v: v >= 1, expect=">= 1")
-    seed = s.take("seed", int, 0)
+    seed = s.take("seed", int, 0, check=lambda v: 0 <= v < 2**32, expect="in [0, 2**32)")
     time_budget = s.take("time_budget_s", float, None, check=lambda v: v > 0, expect="> 0")
     max_epochs = s.take("max_total_epochs", int, None, check=lambda v: v >= 1, expect=">= 1")
     given = s.take("baseline", object, None)

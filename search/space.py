@@ -96,7 +96,13 @@ def parse_param(name: str, section: Section) -> ParamSpec:
 
 def _parse_when(section: Section) -> dict[str, tuple[Any, ...]]:
     raw = section.take("when", dict, None) or {}
-    return {k: tuple(v) if isinstance(v, list) else (v,) for k, v in raw.items()}
+    when = {k: tuple(v) if isinstance(v, list) else (v,) for k, v in raw.items()}
+    empty = sorted(k for k, v in when.items() if not v)
+    if empty:
+        section.fail(
+            f"`{section.path}.when.{empty[0]}` lists no values; the parameter would never apply"
+        )
+    return when
 
 
 def check_conditions(section: Section, space: Mapping[str, ParamSpec]) -> None:
@@ -121,6 +127,20 @@ def check_conditions(section: Section, space: Mapping[str, ParamSpec]) -> None:
 def _check_value(section: Section, where: str, hp: Hyperparameter, value: Any, name: str) -> None:
     if not hp.accepts(value):
         section.fail(f"`{where}` for `{name}` must be {hp.describe()}, but got {value!r}")
+
+
+def grid_points(param: ParamSpec) -> list[Any] | None:
+    """Every value a grid visits for ``param``; ``None`` for a continuous range without step."""
+    if param.choices is not None:
+        return list(param.choices)
+    low, high = param.low, param.high
+    if param.type == "int":
+        step = int(param.step or 1)
+        return list(range(int(low), int(high) + 1, step))  # type: ignore[arg-type]
+    if param.step is None:
+        return None
+    count = int(math.floor((float(high) - float(low)) / param.step + 1e-9)) + 1  # type: ignore[arg-type]
+    return [float(low) + i * param.step for i in range(count)]  # type: ignore[arg-type]
 
 
 def to_distribution(param: ParamSpec) -> od.BaseDistribution:
@@ -193,10 +213,10 @@ def to_tune_domain(param: ParamSpec) -> Any:
 
     if param.choices is not None:
         return tune.choice(list(param.choices))
+    if param.step is not None:  # exactly the grid the spec declares, from low
+        return tune.choice(grid_points(param) or [])
     low, high = float(param.low), float(param.high)  # type: ignore[arg-type]
     if param.type == "int":
         # Tune's integer upper bounds are exclusive; ours are inclusive.
         return (tune.lograndint if param.log else tune.randint)(int(low), int(high) + 1)
-    if param.step is not None:
-        return tune.quniform(low, high, param.step)
     return (tune.loguniform if param.log else tune.uniform)(low, high)

@@ -142,6 +142,9 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
     objectives = parse_objectives(top, data)
     space_section = top.sub("space")
     # Sorted: the sampler draws parameters in this order, so YAML key order must not matter.
+    bad = [k for k in space_section.raw if not isinstance(k, str)]
+    if bad:
+        top.fail(f"`space` keys must be hyperparameter names, but got {bad}")
     space = {k: parse_param(k, space_section.sub(k)) for k in sorted(space_section.raw)}
     if not space:
         top.fail("`space` must declare at least one hyperparameter to search")
@@ -157,9 +160,19 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
     ckpt.done()
     res = top.sub("resources")
     resources = ResourcesSpec(
-        cpus_per_trial=res.take("cpus_per_trial", float, 1.0, check=lambda v: v > 0, expect="> 0"),
+        cpus_per_trial=res.take(
+            "cpus_per_trial",
+            float,
+            1.0,
+            check=lambda v: v > 0 and _ray_quantity(v),
+            expect="> 0, in steps of 0.0001",
+        ),
         gpus_per_trial=res.take(
-            "gpus_per_trial", float, 0.0, check=lambda v: v >= 0, expect=">= 0"
+            "gpus_per_trial",
+            float,
+            0.0,
+            check=lambda v: v >= 0 and _ray_quantity(v),
+            expect=">= 0, in steps of 0.0001",
         ),
     )
     res.done()
@@ -186,6 +199,11 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
         tracking=tracking,
         objectives=objectives,
     )
+
+
+def _ray_quantity(value: float) -> bool:
+    """Ray accounts resources in steps of 1e-4 and refuses finer ones."""
+    return abs(round(value * 10_000) - value * 10_000) < 1e-6
 
 
 def _resolved(raw: Mapping[str, Any], data: DataSpec) -> dict[str, Any]:
@@ -235,6 +253,12 @@ def _check_combinations(
     """Refuse sampler, scheduler and metric combinations that can't work, with the reason."""
     if scheduler.type == "pbt":
         _check_pbt(top, space, search, scheduler, checkpoint)
+    if scheduler.type == "hyperband" and checkpoint.every != 1:
+        top.fail(
+            "`checkpoint.every` must be 1 with hyperband: it pauses trials and a paused trial "
+            "resumes from its last checkpoint, retraining up to every - 1 epochs; got "
+            f"{checkpoint.every}"
+        )
     problem = sampler_problem(
         search.sampler, space, objectives=len(objectives), num_samples=search.num_samples
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +64,7 @@ class Hyperparameter:
             return False
         if self.kind is int and not isinstance(value, int):
             return False
-        if self.kind is float and not isinstance(value, (int, float)):
+        if self.kind is float and not (isinstance(value, (int, float)) and math.isfinite(value)):
             return False
         if self.minimum is not None:
             if value < self.minimum or (self.exclusive_minimum and value == self.minimum):

@@ -13,7 +13,13 @@ import torch
 from ray import tune
 
 from trainables import config as names
-from trainables.checkpoint import checkpoint_epoch, checkpoint_key, has_state, save_checkpoint
+from trainables.checkpoint import (
+    CheckpointError,
+    checkpoint_epoch,
+    checkpoint_key,
+    has_state,
+    save_checkpoint,
+)
 from trainables.config import TrainConfig, trial_key, trial_seed
 from trainables.data import Dataset
 from trainables.loop import TensorData, TrainState, build_state, run_epoch
@@ -49,8 +55,11 @@ class TrialSettings:
 
 
 def pick_device() -> torch.device:
-    # Ray sets CUDA_VISIBLE_DEVICES per trial, so a trial sees a GPU only when it was given one.
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    # Ray leaves CUDA_VISIBLE_DEVICES alone for a trial that asked for no GPU, so such a trial
+    # would see every GPU of its node: use CUDA only when Ray assigned this trial one.
+    import ray
+
+    return torch.device("cuda" if torch.cuda.is_available() and ray.get_gpu_ids() else "cpu")
 
 
 def _is_better(value: float, best: float | None, mode: str) -> bool:
@@ -129,7 +138,13 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
     tune_checkpoint = _tune_checkpoint()
     known = 0 if tune_checkpoint is None else checkpoint_epoch(tune_checkpoint) or 0
     trial_dirs = [trial_dir, *trial_dirs_for(experiment, key)]
-    point = restore_newest(state, _restore_points(key, tune_checkpoint, known, trial_dirs))
+    points = _restore_points(key, tune_checkpoint, known, trial_dirs)
+    point = restore_newest(state, points)
+    if point is None and known and tune_checkpoint is not None:
+        if checkpoint_key(tune_checkpoint) not in (key, None):
+            # A PBT clone whose parent checkpoint is unusable has no weights to continue from:
+            # fail, so Tune retries or reports it, rather than train something else.
+            raise CheckpointError(f"{tune_checkpoint}: the parent checkpoint is unusable")
     if point is not None:
         logger.info("resuming %s at epoch %d from %s", key, state.next_epoch, point.directory)
         if point.train_config != cfg.to_dict():

@@ -191,3 +191,17 @@ def test_trial_status_follows_tune_and_the_trials_own_results(tune_status, last,
     from search.results import _status
 
     assert _status(tune_status, last, epochs, max_epochs=4) == expected
+
+
+def test_baselines_from_leave_out_conditional_parameters_that_did_not_apply(tmp_path):
+    from search.baselines import read_baselines
+
+    path = tmp_path / "best.parquet"
+    pq.write_table(
+        pa.table({"rank": [2, 1], "optimizer": ["adam", "momentum"], "momentum": [None, 0.8]}),
+        path,
+    )
+    assert read_baselines(str(path), ["momentum", "optimizer"]) == [
+        {"momentum": 0.8, "optimizer": "momentum"},
+        {"optimizer": "adam"},
+    ]

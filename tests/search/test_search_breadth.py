@@ -369,3 +369,77 @@ def test_pbt_needs_random_sampling_and_a_searched_mutation():
         parse_spec(spec_dict({**PBT, "scheduler.mutate": ["width"]}))
     with pytest.raises(SpecError, match=r"multiple of `checkpoint.every`"):
         parse_spec(spec_dict({**PBT, "checkpoint.every": 3}))
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"search.seed": -1}, r"`search.seed` must be in \[0, 2\*\*32\)"),
+        ({"data.seed": 2**32}, r"`data.seed` must be in \[0, 2\*\*32\)"),
+        ({"space.lr.high": float("nan")}, r"`space.lr.high` must be a number, but got nan"),
+        ({"fixed.weight_decay": float("inf")}, r"`fixed.weight_decay` must be a float"),
+        ({"resources.cpus_per_trial": 0.00001}, r"in steps of 0.0001"),
+        (
+            {"data": {"dataset": "synthetic", "n_features": 2, "n_classes": 5}},
+            r"`data.n_classes` 5 needs n_features >= 6",
+        ),
+        (
+            {
+                "space.momentum": {
+                    "type": "float",
+                    "low": 0.5,
+                    "high": 0.9,
+                    "when": {"optimizer": []},
+                }
+            },
+            r"lists no values",
+        ),
+        (
+            {
+                **CONDITIONAL,
+                "search.sampler": "grid",
+                "space.momentum": {
+                    "type": "categorical",
+                    "choices": [0.5, 0.9],
+                    "when": {"optimizer": ["momentum"]},
+                },
+                "space.beta1": {
+                    "type": "categorical",
+                    "choices": [0.9],
+                    "when": {"optimizer": ["adam"]},
+                },
+                "space.lr": {"type": "categorical", "choices": [0.01]},
+                "search.baseline": {"lr": 0.01, "optimizer": "adam"},
+                "search.num_samples": 2,
+            },
+            r"grid can't search conditional parameters",
+        ),
+        (
+            {"scheduler": {"type": "hyperband"}, "checkpoint.every": 2},
+            r"`checkpoint.every` must be 1 with hyperband",
+        ),
+    ],
+)
+def test_more_bad_specs_are_refused_before_ray_starts(changes, message):
+    with pytest.raises(SpecError, match=message):
+        parse_spec(spec_dict(changes))
+
+
+def test_pbt_exploration_stays_inside_the_declared_space():
+    from search.schedulers import ClipToSpace
+
+    spec = parse_spec(
+        spec_dict(
+            {
+                **PBT,
+                "space.momentum": {"type": "float", "low": 0.5, "high": 0.99},
+                "scheduler.mutate": ["lr", "momentum"],
+            }
+        )
+    )
+    clip = ClipToSpace({k: spec.space[k] for k in ("lr", "momentum")})
+    assert clip({"lr": 1.0, "momentum": 0.9 * 1.2, "width": 64}) == {
+        "lr": 0.1,
+        "momentum": 0.99,
+        "width": 64,
+    }
