@@ -18,7 +18,7 @@ from search.results import load_results
 from trainables.checkpoint import has_state, read_checkpoint
 from trainables.config import TrainConfig
 from trainables.loop import score_model
-from trainables.model import build_model
+from trainables.model import Architecture, build_model
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,12 @@ def evaluate_experiment(path: str, *, top: int = 1) -> tuple[str, list[TestResul
                 continue
             payload = read_checkpoint(local)
         config = TrainConfig.from_dict(payload["train_config"])
-        model = build_model(config, n_inputs=data.n_features, n_outputs=data.n_outputs)
+        model = build_model(
+            config,
+            n_inputs=data.n_features,
+            n_outputs=data.n_outputs,
+            architecture=Architecture.from_dict(payload.get("architecture")),
+        )
         model.load_state_dict(payload["model"])
         loss, score = score_model(model, x, y, data.n_classes)
         rows.append(

@@ -10,8 +10,10 @@ from typing import Any
 
 from search.data_spec import load_data
 from search.experiment import ensure_new, experiment_dir, resolve_storage, versions, write_spec
+from search.model_spec import check_model
 from search.ray_session import ensure_ray
 from search.spec import SweepSpec
+from trainables.config import TrainConfig
 from trainables.data import Dataset
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ def build_trainable(spec: SweepSpec, *, experiment: Path, data: Dataset | None =
         checkpoint_every=spec.checkpoint.every,
         threads=max(1, int(spec.resources.cpus_per_trial)),
         experiment_dir=str(experiment),
+        architecture=spec.architecture,
     )
     # with_parameters puts the data set in the object store once; trials map it zero-copy.
     return tune.with_resources(
@@ -128,6 +131,8 @@ def run_sweep(
     path = experiment_dir(resolve_storage(storage), name or spec.name)
     ensure_new(path)
     data, _ = load_data(spec.data)  # bad data is an input error: before Ray starts
+    baseline = TrainConfig.from_dict({**spec.fixed, **spec.search.baseline})
+    check_model(spec.architecture, baseline, data)
     ensure_ray(address)
     return run_existing(spec, path, data=data)
 

@@ -14,6 +14,7 @@ import yaml
 from search.data_spec import DataSpec, parse_data
 from search.errors import SpecError
 from search.fields import Section
+from search.model_spec import parse_model
 from search.objectives import MetricSpec, parse_objectives
 from search.overrides import apply_overrides
 from search.samplers import sampler_problem
@@ -22,6 +23,7 @@ from search.search_spec import SearchSpec, parse_search
 from search.space import ParamSpec, check_conditions, parse_param
 from search.yaml_io import safe_load
 from trainables.config import HYPERPARAMETERS, TrainConfig
+from trainables.model import Architecture
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 RESUMABLE_CHANGES = ("name", "resources")
@@ -69,6 +71,7 @@ class SweepSpec:
     raw: Mapping[str, Any] = field(compare=False, repr=False)
     tracking: TrackingSpec = TrackingSpec()
     objectives: tuple[MetricSpec, ...] = ()  # metric is the first; more for multi-objective
+    architecture: Architecture = Architecture()  # the `model:` section
 
     @property
     def max_epochs(self) -> int:
@@ -182,6 +185,7 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
     )
     fail.done()
     tracking = _parse_tracking(top.sub("tracking"))
+    architecture = parse_model(top.sub("model"))
     top.done()
     _check_combinations(top, space, search, scheduler, objectives, checkpoint)
     return SweepSpec(
@@ -198,6 +202,7 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
         raw=_resolved(raw, data),
         tracking=tracking,
         objectives=objectives,
+        architecture=architecture,
     )
 
 

@@ -69,6 +69,9 @@ def to_checkpoint_dict(state: TrainState) -> dict[str, Any]:
         "best_metric": state.best_metric,
         "rng": _rng_state(state),
         "train_config": state.config.to_dict(),
+        "architecture": state.architecture.to_dict(),
+        "n_inputs": state.n_inputs,
+        "n_outputs": state.n_outputs,
         "history": [dict(m) for m in state.history],
     }
 

@@ -15,7 +15,7 @@ from torch import nn
 from trainables import config as names
 from trainables.config import TrainConfig
 from trainables.data import Dataset
-from trainables.model import build_model, count_parameters
+from trainables.model import Architecture, build_model, count_parameters
 from trainables.optim import (
     LRScheduler,
     build_lr_scheduler,
@@ -61,6 +61,9 @@ class TrainState:
     optimizer: torch.optim.Optimizer
     lr_scheduler: LRScheduler | None
     generator: torch.Generator  # batch order; separate from the global RNG that dropout uses
+    architecture: Architecture = Architecture()
+    n_inputs: int = 0
+    n_outputs: int = 0
     next_epoch: int = 0
     best_metric: float | None = None
     # Every epoch's reported metrics: lets a resumed trial re-report epochs that Tune lost.
@@ -74,16 +77,25 @@ def seed_everything(seed: int) -> None:
 
 
 def build_state(
-    config: TrainConfig, *, n_inputs: int, n_outputs: int, seed: int, device: torch.device
+    config: TrainConfig,
+    *,
+    n_inputs: int,
+    n_outputs: int,
+    seed: int,
+    device: torch.device,
+    architecture: Architecture = Architecture(),
 ) -> TrainState:
     """A fresh trial state; the same config and seed always give the same weights."""
     seed_everything(seed)
-    model = build_model(config, n_inputs=n_inputs, n_outputs=n_outputs)
+    model = build_model(config, n_inputs=n_inputs, n_outputs=n_outputs, architecture=architecture)
     init_weights(model, config)
     model.to(device)
     optimizer = build_optimizer(model, config)
     generator = torch.Generator().manual_seed(seed)
-    return TrainState(config, model, optimizer, build_lr_scheduler(optimizer, config), generator)
+    schedule = build_lr_scheduler(optimizer, config)
+    return TrainState(
+        config, model, optimizer, schedule, generator, architecture, n_inputs, n_outputs
+    )
 
 
 def _loss_fn(n_classes: int) -> nn.Module:

@@ -1,8 +1,16 @@
-"""The MLP: ``depth`` hidden layers of ``width`` units, a chosen activation and dropout."""
+"""The networks a trial trains: the MLP (default), a small CNN, or a user's factory.
+
+``Architecture`` says which, as plain data: it travels to the workers and into every
+checkpoint, so a saved model can be rebuilt without the spec.
+"""
 
 from __future__ import annotations
 
+import importlib
+import math
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from torch import nn
 
@@ -16,9 +24,33 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "elu": nn.ELU,
     "selu": nn.SELU,
 }
+MODEL_TYPES = ("mlp", "cnn", "factory")
 
 
-def build_model(config: TrainConfig, *, n_inputs: int, n_outputs: int) -> nn.Sequential:
+@dataclass(frozen=True)
+class Architecture:
+    type: str = "mlp"
+    input_shape: tuple[int, ...] | None = None  # cnn: (channels, height, width)
+    factory: str | None = None  # "package.module:function"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Architecture:
+        if not d:
+            return cls()
+        shape = d.get("input_shape")
+        return cls(d.get("type", "mlp"), tuple(shape) if shape else None, d.get("factory"))
+
+
+def square_image(n_inputs: int) -> tuple[int, int, int] | None:
+    """A flat input that is a square single-channel image (digits: 64 -> 1x8x8), if it is."""
+    side = math.isqrt(n_inputs)
+    return (1, side, side) if side * side == n_inputs else None
+
+
+def _mlp(config: TrainConfig, n_inputs: int, n_outputs: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     width_in = n_inputs
     for _ in range(config.depth):
@@ -28,6 +60,56 @@ def build_model(config: TrainConfig, *, n_inputs: int, n_outputs: int) -> nn.Seq
         width_in = config.width
     layers.append(nn.Linear(width_in, n_outputs))
     return nn.Sequential(*layers)
+
+
+def _cnn(config: TrainConfig, shape: tuple[int, ...], n_outputs: int) -> nn.Sequential:
+    """``depth`` conv blocks of ``width`` channels (3x3, same padding), then global pooling."""
+    layers: list[nn.Module] = [nn.Unflatten(1, shape)]
+    channels = shape[0]
+    for _ in range(config.depth):
+        layers += [
+            nn.Conv2d(channels, config.width, 3, padding=1),
+            ACTIVATIONS[config.activation](),
+        ]
+        if config.dropout > 0:
+            layers.append(nn.Dropout(config.dropout))
+        channels = config.width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, n_outputs)]
+    return nn.Sequential(*layers)
+
+
+def load_factory(path: str) -> Callable[..., Any]:
+    """Import ``package.module:function``; ``ImportError``/``AttributeError`` if it isn't there."""
+    module, _, name = path.partition(":")
+    if not module or not name:
+        raise ImportError(f"{path!r} is not of the form 'package.module:function'")
+    function = getattr(importlib.import_module(module), name)
+    if not callable(function):
+        raise TypeError(f"{path!r} is not callable")
+    return function  # type: ignore[no-any-return]
+
+
+def build_model(
+    config: TrainConfig,
+    *,
+    n_inputs: int,
+    n_outputs: int,
+    architecture: Architecture = Architecture(),
+) -> nn.Module:
+    if architecture.type == "cnn":
+        shape = architecture.input_shape or square_image(n_inputs)
+        if shape is None or math.prod(shape) != n_inputs:
+            raise ValueError(f"cnn input_shape {shape} doesn't hold {n_inputs} features")
+        return _cnn(config, shape, n_outputs)
+    if architecture.type == "factory" and architecture.factory:
+        model = load_factory(architecture.factory)(config, n_inputs=n_inputs, n_outputs=n_outputs)
+        if not isinstance(model, nn.Module):
+            raise TypeError(
+                f"model factory {architecture.factory!r} returned {type(model).__name__}, "
+                "not a torch.nn.Module"
+            )
+        return model
+    return _mlp(config, n_inputs, n_outputs)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -16,7 +16,7 @@ from torch import nn
 
 from trainables import config as names
 from trainables.config import TrainConfig
-from trainables.model import build_model
+from trainables.model import Architecture, build_model
 
 MODEL_FORMAT_VERSION = 1
 ALIASES = {"activation": "act", "optimizer": "opt", "lr_schedule": "sched", "batch_size": "bs"}
@@ -43,8 +43,10 @@ def model_file_name(
     return "model." + ".".join(parts) + ".pt"
 
 
-def _shape(model_state: dict[str, torch.Tensor]) -> tuple[int, int]:
-    weights = [v for k, v in model_state.items() if k.endswith("weight")]
+def _shape(checkpoint: dict[str, Any]) -> tuple[int, int]:
+    if "n_inputs" in checkpoint:
+        return int(checkpoint["n_inputs"]), int(checkpoint["n_outputs"])
+    weights = [v for k, v in checkpoint["model"].items() if k.endswith("weight")]
     return int(weights[0].shape[1]), int(weights[-1].shape[0])
 
 
@@ -55,12 +57,13 @@ def save_model_file(
     config = TrainConfig.from_dict(checkpoint["train_config"])
     history = checkpoint["history"]
     metrics = dict(history[-1]) if history else {}
-    n_inputs, n_outputs = _shape(checkpoint["model"])
+    n_inputs, n_outputs = _shape(checkpoint)
     payload = {
         "format_version": MODEL_FORMAT_VERSION,
         "model": checkpoint["model"],
         "optimizer": checkpoint["optimizer"],
         "train_config": checkpoint["train_config"],
+        "architecture": checkpoint.get("architecture") or {},
         "metrics": metrics,
         "n_inputs": n_inputs,
         "n_outputs": n_outputs,
@@ -77,6 +80,11 @@ def load_model(path: str | os.PathLike[str], *, device: str = "cpu") -> nn.Modul
     """The trained network from a named model file, in eval mode."""
     payload = torch.load(path, map_location=device, weights_only=True)
     config = TrainConfig.from_dict(payload["train_config"])
-    model = build_model(config, n_inputs=payload["n_inputs"], n_outputs=payload["n_outputs"])
+    model = build_model(
+        config,
+        n_inputs=payload["n_inputs"],
+        n_outputs=payload["n_outputs"],
+        architecture=Architecture.from_dict(payload.get("architecture")),
+    )
     model.load_state_dict(payload["model"])
     return model.eval()

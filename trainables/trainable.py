@@ -23,6 +23,7 @@ from trainables.checkpoint import (
 from trainables.config import TrainConfig, trial_key, trial_seed
 from trainables.data import Dataset
 from trainables.loop import TensorData, TrainState, build_state, run_epoch
+from trainables.model import Architecture
 from trainables.optim import apply_hyperparameters
 from trainables.recovery import (
     RestorePoint,
@@ -52,6 +53,7 @@ class TrialSettings:
     checkpoint_every: int
     threads: int
     experiment_dir: str  # local path of the experiment; trial dirs are trial_<id> inside
+    architecture: Architecture = Architecture()
 
 
 def pick_device() -> torch.device:
@@ -129,6 +131,7 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
         n_outputs=data.n_outputs,
         seed=trial_seed(config, settings.sweep_seed),
         device=device,
+        architecture=settings.architecture,
     )
 
     # 1. Resume from the newest usable checkpoint of this trial, wherever it lies.

@@ -62,6 +62,7 @@ def init_weights(model: nn.Module, config: TrainConfig) -> None:
         return
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, nn.Linear):
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
                 fn(module.weight, config.activation)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)

@@ -95,6 +95,9 @@ def test_checkpoint_holds_everything_and_loads_weights_only(tiny, tiny_tensors, 
         "rng",
         "train_config",
         "history",
+        "architecture",
+        "n_inputs",
+        "n_outputs",
     }
     assert checkpoint_epoch(tmp_path) == 1 and len(payload["history"]) == 1
     assert set(payload["rng"]) >= {"torch", "batch_order", "python", "numpy"}
