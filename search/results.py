@@ -107,7 +107,7 @@ def load_results(path: str) -> ExperimentResults:
     frames = analysis.trial_dataframes
     hyperparameters = (*spec.space, *spec.fixed)
     trials: list[TrialResult] = []
-    for trial in analysis.trials:
+    for trial in sorted(analysis.trials, key=_creation_order):
         history = frames.get(trial.trial_id)
         if history is None:
             history = pd.DataFrame()
@@ -152,6 +152,13 @@ def _mark_pareto(trials: list[TrialResult], spec: SweepSpec) -> None:
     front = pareto_front(points, [o.mode for o in spec.objectives])
     for trial, on_front in zip(trials, front):
         trial.pareto = on_front
+
+
+def _creation_order(trial: Any) -> int:
+    """Tune's experiment tags start with the trial's creation counter ("3_lr=0.01,...");
+    the snapshot itself doesn't keep trials in that order."""
+    head = str(getattr(trial, "experiment_tag", "")).split("_", 1)[0]
+    return int(head) if head.isdigit() else 1 << 30
 
 
 def _best_checkpoint(analysis: Any, trial: Any, metric: str, mode: str) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,39 +144,29 @@ def run_existing(spec: SweepSpec, path: Path, *, data: Dataset | None = None) ->
 
 
 def summarize(results: Any, spec: SweepSpec, path: Path) -> SweepSummary:
-    """Best trial and baseline from a ``ResultGrid``, each at its best epoch."""
-    metric, mode = spec.metric.name, spec.metric.mode
-    summaries = (_trial_summary(r, metric, mode, spec) for r in results)
-    trials = [t for t in summaries if t is not None]  # in the order Tune created them
-    sign = 1 if mode == "max" else -1
-    finite = [t for t in trials if math.isfinite(t.metric)]
-    best = max(finite, key=lambda t: sign * t.metric) if finite else None
-    baseline = next((t for t in trials if _is_baseline(t, spec)), None)
+    """Best trial and baseline, read back like ``status`` reads them (so the two agree)."""
     from search.budget import budget_spent
+    from search.results import RUNNING, load_results
 
+    trials = load_results(str(path)).trials
+
+    def summary(t: Any) -> TrialSummary:
+        return TrialSummary(t.trial_id, t.config, float(t.metric_best), t.epochs_completed)
+
+    best = next((t for t in trials if t.rank == 1), None)
+    baseline = next((t for t in trials if t.is_baseline and t.metric_best is not None), None)
     spent = budget_spent(path)
-    finished = results.num_terminated + results.num_errors
-    unfinished = len(results) - finished
-    interrupted = unfinished > 0 or (finished < spec.search.num_samples and spent is None)
+    errors = results.num_errors
+    unfinished = any(t.status == RUNNING for t in trials)
+    interrupted = unfinished or (len(trials) < spec.search.num_samples and spent is None)
     return SweepSummary(
-        path, metric, mode, len(results), results.num_errors, interrupted, spent, best, baseline
-    )
-
-
-def _is_baseline(trial: TrialSummary, spec: SweepSpec) -> bool:
-    return all(trial.config.get(k) == v for k, v in spec.search.baseline.items())
-
-
-def _trial_summary(result: Any, metric: str, mode: str, spec: SweepSpec) -> TrialSummary | None:
-    history = result.metrics_dataframe
-    if history is None or history.empty or metric not in history:
-        return None
-    values = history[metric].astype(float)
-    value = float(values.max() if mode == "max" else values.min())
-    config = {k: result.config[k] for k in (*spec.space, *spec.fixed) if k in result.config}
-    return TrialSummary(
-        trial_id=str(result.metrics.get("trial_id", result.path)),
-        config=config,
-        metric=value,
-        epochs=int(history["training_iteration"].max()),
+        path,
+        spec.metric.name,
+        spec.metric.mode,
+        len(trials),
+        errors,
+        interrupted,
+        spent,
+        None if best is None else summary(best),
+        None if baseline is None else summary(baseline),
     )

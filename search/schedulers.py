@@ -25,7 +25,13 @@ _KEYS = {
     "hyperband": ("reduction_factor",),
     "median": ("grace_period",),
     "fifo": (),
-    "pbt": ("perturbation_interval", "mutate", "quantile_fraction", "resample_probability"),
+    "pbt": (
+        "perturbation_interval",
+        "mutate",
+        "quantile_fraction",
+        "resample_probability",
+        "synch",
+    ),
 }
 # What PBT may change in a running trial: optimizer settings, never the network's shape.
 MUTABLE = ("lr", "momentum", "weight_decay", "beta1", "beta2")
@@ -41,6 +47,7 @@ class SchedulerSpec:
     mutate: tuple[str, ...] = ("lr",)  # pbt: hyperparameters it perturbs
     quantile_fraction: float = 0.25
     resample_probability: float = 0.25
+    synch: bool = False  # pbt: wait for the whole population at each perturbation
 
 
 def parse_scheduler(s: Section, *, max_epochs: int) -> SchedulerSpec:
@@ -77,6 +84,7 @@ def _parse_pbt(s: Section, max_epochs: int) -> SchedulerSpec:
     resample = s.take(
         "resample_probability", float, 0.25, check=lambda v: 0 <= v <= 1, expect="in [0, 1]"
     )
+    synch = s.take("synch", bool, False)
     s.done()
     for name in mutate:
         if name not in MUTABLE:
@@ -88,6 +96,7 @@ def _parse_pbt(s: Section, max_epochs: int) -> SchedulerSpec:
         mutate=tuple(mutate),
         quantile_fraction=quantile,
         resample_probability=resample,
+        synch=synch,
     )
 
 
@@ -152,6 +161,7 @@ def build_scheduler(
             custom_explore_fn=ClipToSpace({name: space[name] for name in spec.mutate}),
             quantile_fraction=spec.quantile_fraction,
             resample_probability=spec.resample_probability,
+            synch=spec.synch,
         )
     if spec.type == "hyperband":
         return HyperBandScheduler(

@@ -8,7 +8,8 @@ import pytest
 
 from search.cli import main
 from search.experiment import SPEC_FILE
-from search.run import build_tuner, run_sweep, summarize
+from search.results import load_results
+from search.run import build_tuner, run_sweep
 from search.spec import parse_spec
 from tests.helpers import spec_dict
 
@@ -24,26 +25,23 @@ SWEEP = {
 
 def test_sweep_runs_baseline_first_and_asha_stops_weak_trials(tmp_path):
     spec = parse_spec(spec_dict(SWEEP))
-    tuner = build_tuner(spec, storage=tmp_path, name="asha")
-    results = tuner.fit()
-    assert results.num_errors == 0 and len(results) == 6
-    first = results[0]  # ResultGrid keeps the order Tune created the trials in
+    summary = run_sweep(spec, name="asha", storage=str(tmp_path))
+    assert summary.num_errors == 0 and summary.num_trials == 6 and not summary.interrupted
+    trials = load_results(str(summary.path)).trials  # in the order Tune created them
+    first = trials[0]
     for key, value in spec.search.baseline.items():
         assert first.config[key] == value
-    epochs = [int(r.metrics["training_iteration"]) for r in results]
+    assert first.is_baseline
+    epochs = [t.epochs_completed for t in trials]
     assert epochs[0] == 4, "the baseline always trains to the end"
     assert min(epochs) < 4, f"ASHA stopped nothing early: {epochs}"
-    history = first.metrics_dataframe
+    assert {t.status for t in trials} >= {"terminated", "early_stopped"}
+    history = first.history
     assert list(history["epoch"]) == list(range(1, len(history) + 1))
     for column in ("train_loss", "val_loss", "val_accuracy", "lr", "epoch_time_s", "diverged"):
         assert column in history
-    summary = summarize(results, spec, tmp_path / "asha")
-    assert summary.baseline is not None and summary.baseline.config == {
-        **spec.search.baseline,
-        **spec.fixed,
-    }
-    best_values = [r.metrics_dataframe["val_accuracy"].max() for r in results]
-    assert summary.best.metric == max(best_values)
+    assert summary.baseline.config == {**spec.search.baseline, **spec.fixed}
+    assert summary.best.metric == max(t.history["val_accuracy"].max() for t in trials)
 
 
 def test_run_sweep_writes_spec_and_checkpoints_into_the_experiment(tmp_path):

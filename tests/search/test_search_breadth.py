@@ -310,6 +310,7 @@ PBT = {
         "perturbation_interval": 2,
         "quantile_fraction": 0.5,
         "resample_probability": 0.5,
+        "synch": True,  # the whole population meets at every perturbation: always exploits
     },
 }
 
@@ -347,7 +348,7 @@ def test_pbt_continues_perturbed_trials_from_their_parents_weights(tmp_path):
 
     others: dict[str, list[list[float]]] = {}
     for t in load_results(str(exp)).trials:
-        others[t.trial_id] = [list(t.history["val_loss"])] + [
+        others[t.trial_id] = [list(t.history.get("val_loss", []))] + [
             carried(p) for p in (exp / f"trial_{t.trial_id}").glob("checkpoint_*/state.pt")
         ]
     for trial_id, first_epoch in perturbed:
