@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from ray.tune.search import Searcher
+
+from trainables.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +55,7 @@ class BudgetLimiter(Searcher):
         if self.spent is not None:
             logger.warning("%s: starting no new trials", self.spent)
             record = {"reason": self.spent, "epochs": self.epochs, "elapsed_s": self.elapsed()}
-            path = Path(self.experiment) / BUDGET_FILE
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(json.dumps(record))
-            os.replace(tmp, path)
+            atomic_write_text(Path(self.experiment) / BUDGET_FILE, json.dumps(record))
 
     def set_search_properties(self, metric: Any, mode: Any, config: dict, **spec: Any) -> bool:
         return self.searcher.set_search_properties(metric, mode, config, **spec)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from search.errors import ExperimentExistsError
+from trainables.atomic import atomic_write_text
 
 SPEC_FILE = "raysweep_spec.yaml"
 IDENTITY_FILE = Path(".raysweep") / "identity.json"
@@ -32,21 +32,14 @@ def ensure_new(path: Path) -> None:
         )
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_spec(
     path: Path, spec_yaml: str, *, identity: Mapping[str, Any], provenance: dict[str, str]
 ) -> None:
     """Save the spec a sweep runs under, with provenance, so the directory describes itself,
     and the parts of it that a resume must not change."""
     header = "".join(f"# {k}: {v}\n" for k, v in provenance.items())
-    _atomic_write_text(path / IDENTITY_FILE, json.dumps(identity, sort_keys=True, indent=1))
-    _atomic_write_text(path / SPEC_FILE, header + spec_yaml)
+    atomic_write_text(path / IDENTITY_FILE, json.dumps(identity, sort_keys=True, indent=1))
+    atomic_write_text(path / SPEC_FILE, header + spec_yaml)
 
 
 def read_identity(path: Path) -> dict[str, Any] | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from search.experiment import versions
 from search.results import ExperimentResults, TrialResult, load_results
 from search.spec import SweepSpec
 from trainables import config as names
+from trainables.atomic import atomic_write
 from trainables.config import HYPERPARAMETERS
 
 _ARROW_TYPES = {float: pa.float64(), int: pa.int64(), str: pa.string()}
@@ -181,12 +181,7 @@ def curves_table(results: ExperimentResults) -> pa.Table:
 
 def write_parquet(table: pa.Table, out: Path) -> None:
     """Write atomically: a crash leaves the old file or none, never half a file."""
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(out, lambda f: pq.write_table(table, f))
 
 
 @dataclass(frozen=True)

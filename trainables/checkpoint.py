@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from trainables.atomic import atomic_write
 from trainables.loop import TrainState
 
 FORMAT_VERSION = 1
@@ -84,15 +85,6 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save_checkpoint(
     state: TrainState, directory: str | os.PathLike[str], *, key: str | None = None
 ) -> Path:
@@ -102,9 +94,9 @@ def save_checkpoint(
     config's checkpoint for this trial's.
     """
     path = Path(directory) / CHECKPOINT_FILE
-    _atomic_write(path, lambda f: torch.save(to_checkpoint_dict(state), f))
+    atomic_write(path, lambda f: torch.save(to_checkpoint_dict(state), f))
     sidecar = {"sha256": _digest(path), "next_epoch": state.next_epoch, "trial_key": key}
-    _atomic_write(path.with_name(SIDECAR_FILE), lambda f: f.write(json.dumps(sidecar).encode()))
+    atomic_write(path.with_name(SIDECAR_FILE), lambda f: f.write(json.dumps(sidecar).encode()))
     return path
 
 
@@ -117,7 +109,7 @@ def write_placeholder(directory: str | os.PathLike[str], next_epoch: int) -> Non
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     sidecar = json.dumps({"next_epoch": next_epoch, "placeholder": True}).encode()
-    _atomic_write(path / SIDECAR_FILE, lambda f: f.write(sidecar))
+    atomic_write(path / SIDECAR_FILE, lambda f: f.write(sidecar))
 
 
 def has_state(directory: str | os.PathLike[str]) -> bool:

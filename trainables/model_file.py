@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from trainables import config as names
+from trainables.atomic import atomic_write
 from trainables.config import TrainConfig
 from trainables.model import Architecture, build_model
 
@@ -68,11 +69,8 @@ def save_model_file(
         "n_inputs": n_inputs,
         "n_outputs": n_outputs,
     }
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / model_file_name(config, metrics, searched)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: torch.save(payload, f))
     return path
 
 
