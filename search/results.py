@@ -88,9 +88,9 @@ def _status(tune_status: str, last: dict[str, Any], epochs: int, max_epochs: int
         return ERROR
     if last.get(names.DIVERGED):
         return DIVERGED
-    if tune_status != "TERMINATED":
-        return RUNNING
-    return TERMINATED if epochs >= max_epochs else EARLY_STOPPED
+    if epochs >= max_epochs:  # HyperBand can leave a trial PAUSED after its last epoch
+        return TERMINATED
+    return EARLY_STOPPED if tune_status == "TERMINATED" else RUNNING
 
 
 def load_results(path: str) -> ExperimentResults:

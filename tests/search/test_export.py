@@ -183,6 +183,7 @@ def test_baselines_from_a_file_that_does_not_fit_is_refused(
         ("TERMINATED", {"diverged": True}, 1, "diverged"),
         ("RUNNING", {}, 2, "running"),
         ("PENDING", {}, 0, "running"),
+        ("PAUSED", {"diverged": False}, 4, "terminated"),
         ("TERMINATED", {"diverged": False}, 2, "early_stopped"),
         ("TERMINATED", {"diverged": False}, 4, "terminated"),
     ],
