@@ -24,10 +24,13 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check search trainables raysweep tests
+	$(VENV)/bin/ruff format --check search trainables raysweep tests bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,191 @@
+"""``python -m bench [--quick] [--only NAME]``: run the benchmarks, print a table, write JSON.
+
+Order: the measurements without Ray first (throughput, checkpoint), then those that start
+``raysweep run`` as a subprocess with its own Ray (first_result, memory), then one local
+Ray for the in-process sweeps (overhead, asha), shut down at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import asha, checkpoint_cost, first_result, memory, overhead, throughput
+from bench.common import RESULTS_DIR, Measurement, Row, log, redirected
+
+Runner = Callable[[bool, Path, Path], Measurement]
+
+NO_RAY: dict[str, Callable[[bool], Measurement]] = {
+    "throughput": throughput.run,
+    "checkpoint": checkpoint_cost.run,
+}
+SUBPROCESS: dict[str, Runner] = {"first_result": first_result.run, "memory": memory.run}
+IN_RAY: dict[str, Runner] = {"overhead": overhead.run, "asha": asha.run}
+NAMES = [*NO_RAY, *SUBPROCESS, *IN_RAY]
+
+
+def _fmt(row: Row) -> str:
+    if row.value is None:
+        return "-"
+    v = row.value
+    if row.measurement == "checkpoint":
+        return f"{v:.1%}"
+    return f"{v:.3g}{row.unit}" if abs(v) < 1000 else f"{v:.0f}{row.unit}"
+
+
+def table(measurements: list[Measurement]) -> str:
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    for m in measurements:
+        if m.error is not None:
+            rows.append((m.name, "FAILED", "", "", "ERROR", m.error.splitlines()[-1][:70]))
+        for r in m.rows:
+            verdict = "" if r.passed is None else ("PASS" if r.passed else "MISS")
+            goal = r.goal
+            if r.measurement == "checkpoint" and r.goal:
+                goal = "<= " + f"{float(r.goal.split()[-1]):.0%}"
+            rows.append((r.measurement, r.name, _fmt(r), goal, verdict, r.note))
+    head = ("measurement", "metric", "value", "goal", "", "note")
+    widths = [max(len(x[i]) for x in [head, *rows]) for i in range(5)]
+    lines = []
+    for x in [head, *rows]:
+        cells = [x[i].ljust(widths[i]) for i in range(5)]
+        lines.append("  ".join(cells) + "  " + x[5])
+    lines.insert(1, "-" * min(140, max(len(line) for line in lines)))
+    return "\n".join(lines)
+
+
+def _start_ray(workdir: Path, logfile: Path) -> float:
+    import logging
+
+    import ray
+
+    started = time.perf_counter()
+    with redirected(logfile):
+        ray.init(
+            address="local",  # never join another Ray running on this machine
+            num_cpus=2,
+            include_dashboard=False,
+            _temp_dir=str(workdir / "ray"),
+            logging_level=logging.WARNING,
+        )
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a small, fast variant")
+    parser.add_argument("--only", choices=NAMES, action="append", help="run only NAME")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary experiments")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS_DIR, help=f"results folder (default {RESULTS_DIR})"
+    )
+    args = parser.parse_args(argv)
+    selected = args.only or NAMES
+    results_dir: Path = args.out
+
+    results_dir.mkdir(parents=True, exist_ok=True)
+    logfile = results_dir / "latest.log"
+    logfile.write_text("")
+    workdir = Path(tempfile.mkdtemp(prefix="rsb-", dir="/tmp"))  # short: Ray's socket paths
+    log(f"work dir {workdir}; sweep output goes to {logfile}")
+    started = time.perf_counter()
+    measurements: list[Measurement] = []
+    meta: dict[str, Any] = {}
+
+    def attempt(name: str, fn: Callable[..., Measurement], *fn_args: Any) -> None:
+        try:
+            measurements.append(fn(*fn_args))
+        except Exception as exc:  # one failed measurement shouldn't lose the others
+            log(f"{name} failed: {exc!r}")
+            measurements.append(Measurement(name, error=traceback.format_exc()))
+
+    try:
+        for name, fn in NO_RAY.items():
+            if name in selected:
+                attempt(name, fn, args.quick)
+        for name, runner in SUBPROCESS.items():
+            if name in selected:
+                attempt(name, runner, args.quick, workdir, logfile)
+        if any(name in selected for name in IN_RAY):
+            import ray
+
+            meta["ray_init_s"] = _start_ray(workdir, logfile)
+            log(f"local Ray started in {meta['ray_init_s']:.1f} s")
+            try:
+                for name, runner in IN_RAY.items():
+                    if name in selected:
+                        attempt(name, runner, args.quick, workdir, logfile)
+            finally:
+                with redirected(logfile):
+                    ray.shutdown()
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    text = table(measurements)
+    print(text)
+    payload = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "quick": bool(args.quick),
+        "elapsed_s": time.perf_counter() - started,
+        "machine": {"platform": platform.platform(), "cpus": _cpus()},
+        "versions": _versions(),
+        "code": _code(),
+        **meta,
+        "measurements": {m.name: m.to_json() for m in measurements},
+        "table": text,
+    }
+    out = results_dir / "latest.json"
+    out.write_text(json.dumps(payload, indent=1, default=str))
+    print(f"\nwrote {out}")
+    return 1 if any(m.error for m in measurements) else 0
+
+
+def _cpus() -> int | None:
+    import os
+
+    return os.cpu_count()
+
+
+def _code() -> dict[str, Any]:
+    """Which raysweep was measured: its location, and its git commit when it has one."""
+    import search
+
+    root = Path(search.__file__).resolve().parent.parent
+    info: dict[str, Any] = {"root": str(root)}
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "search", "trainables"],
+            capture_output=True,
+            text=True,
+        )
+        if head.returncode == 0:
+            info.update(commit=head.stdout.strip(), dirty=bool(dirty.stdout.strip()))
+    except OSError:
+        pass
+    return info
+
+
+def _versions() -> dict[str, str]:
+    try:
+        from search.experiment import versions
+
+        return versions()
+    except Exception as exc:  # versions are context, not a result
+        return {"error": repr(exc)}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

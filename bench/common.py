@@ -1,0 +1,317 @@
+"""Shared pieces: result rows, the benchmark spec, logging, timing and process-tree memory."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+VENV_BIN = Path(sys.executable).parent
+RAYSWEEP_CLI = VENV_BIN / "raysweep"
+
+# The bench's own progress goes to the terminal's stderr, even while a sweep's output
+# (Tune's progress table, worker logs) is redirected into the log file.
+_CONSOLE = os.fdopen(os.dup(2), "w", buffering=1)
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=_CONSOLE)
+
+
+@dataclass
+class Row:
+    """One line of the table: a measured value against its goal."""
+
+    measurement: str
+    name: str
+    value: float | None
+    unit: str
+    goal: str  # human-readable, e.g. "<= 1.2"
+    passed: bool | None  # None: informational, no goal
+    note: str = ""
+
+
+@dataclass
+class Measurement:
+    name: str
+    rows: list[Row] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def row(
+        self,
+        name: str,
+        value: float | None,
+        unit: str = "",
+        *,
+        at_most: float | None = None,
+        at_least: float | None = None,
+        note: str = "",
+    ) -> None:
+        goal, passed = "", None
+        if at_most is not None:
+            goal, passed = f"<= {at_most:g}{unit}", value is not None and value <= at_most
+        elif at_least is not None:
+            goal, passed = f">= {at_least:g}{unit}", value is not None and value >= at_least
+        self.rows.append(Row(self.name, name, value, unit, goal, passed, note))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rows": [asdict(r) for r in self.rows],
+            "details": self.details,
+            "error": self.error,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# The benchmark sweep: 24 trials on digits, 10 epochs, ASHA (grace 1, rf 3), 2 concurrent.
+
+SPACE: dict[str, dict[str, Any]] = {
+    "lr": {"type": "float", "low": 1.0e-4, "high": 1.0e-1, "log": True},
+    "depth": {"type": "int", "low": 1, "high": 4},
+    "width": {"type": "categorical", "choices": [32, 64, 128, 256]},
+    "optimizer": {"type": "categorical", "choices": ["sgd", "momentum", "adagrad", "adam"]},
+}
+BASELINE: dict[str, Any] = {"lr": 1.0e-3, "depth": 2, "width": 64, "optimizer": "adam"}
+METRIC, MODE = "val_accuracy", "max"
+SEED = 0
+
+
+@dataclass(frozen=True)
+class SweepShape:
+    num_samples: int = 24
+    epochs: int = 10
+    max_concurrent: int = 2
+    batch_size: int = 64
+
+
+def digits_spec(
+    name: str,
+    shape: SweepShape,
+    *,
+    scheduler: str = "asha",
+    sampler: str = "tpe",
+    max_concurrent: int | None = None,
+) -> dict[str, Any]:
+    """The raysweep spec dict of the benchmark sweep (the same shape the YAML would have)."""
+    sched: dict[str, Any] = {"type": scheduler}
+    if scheduler == "asha":
+        sched.update(grace_period=1, reduction_factor=3)
+    return {
+        "name": name,
+        "data": {"dataset": "digits", "val_fraction": 0.2, "seed": 0},
+        "metric": {"name": METRIC, "mode": MODE},
+        "space": copy.deepcopy(SPACE),
+        "fixed": {"batch_size": shape.batch_size, "epochs": shape.epochs},
+        "search": {
+            "sampler": sampler,
+            "num_samples": shape.num_samples,
+            "max_concurrent": max_concurrent or shape.max_concurrent,
+            "seed": SEED,
+            "baseline": dict(BASELINE),
+        },
+        "scheduler": sched,
+        "checkpoint": {"every": 1, "keep": 2},
+        "resources": {"cpus_per_trial": 1, "gpus_per_trial": 0},
+    }
+
+
+def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Sample ``space`` (raysweep's spec format) with a native Optuna trial."""
+    out: dict[str, Any] = {}
+    for name, p in space.items():
+        if p["type"] == "float":
+            out[name] = trial.suggest_float(name, p["low"], p["high"], log=p.get("log", False))
+        elif p["type"] == "int":
+            out[name] = trial.suggest_int(name, p["low"], p["high"], log=p.get("log", False))
+        else:
+            out[name] = trial.suggest_categorical(name, p["choices"])
+    return out
+
+
+def write_yaml(path: Path, spec: dict[str, Any]) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a raysweep experiment back.
+
+
+def epoch_times(experiment: Path) -> list[float]:
+    """Every reported epoch's own ``epoch_time_s`` (``raysweep.curves``)."""
+    import raysweep
+
+    curves = raysweep.curves(experiment)
+    return [float(v) for v in curves["epoch_time_s"].dropna()]
+
+
+def ledger_lines(experiment: Path) -> list[dict[str, Any]]:
+    """Every trained epoch (``.raysweep/ledger/*.jsonl``), in no particular order."""
+    lines: list[dict[str, Any]] = []
+    for path in sorted((experiment / ".raysweep" / "ledger").glob("*.jsonl")):
+        lines += [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Output capture, timing and memory.
+
+
+@contextlib.contextmanager
+def redirected(logfile: Path) -> Iterator[None]:
+    """Send fds 1 and 2 (ours and inherited by children) to ``logfile`` for a while."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(logfile, "ab", buffering=0) as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - started
+
+
+@dataclass
+class TreeMemory:
+    """Memory of a process and all its descendants, summed (bytes), and by process role."""
+
+    rss: int
+    pss: int  # shared pages split between the processes mapping them: no double counting
+    uss: int
+    processes: int
+    by_role: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _role(process: Any, root: int) -> str:
+    if process.pid == root:
+        return "driver"
+    try:
+        name = process.name()
+        title = " ".join(process.cmdline()[:1])
+    except Exception:
+        return "other"
+    for key in ("raylet", "gcs_server", "IDLE", "ImplicitFunc", "train_mlp"):
+        if key in name or key in title:
+            return "trial worker" if key in ("ImplicitFunc", "train_mlp") else key
+    return "ray::" + title[5:30] if title.startswith("ray::") else name
+
+
+def tree_memory(pid: int) -> TreeMemory | None:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    total = TreeMemory(0, 0, 0, 0)
+    for p in procs:
+        try:
+            info = p.memory_full_info()
+        except psutil.Error:
+            continue
+        pss = getattr(info, "pss", info.rss)
+        total.rss += info.rss
+        total.pss += pss
+        total.uss += info.uss
+        total.processes += 1
+        role = total.by_role.setdefault(_role(p, pid), {"n": 0, "rss": 0, "pss": 0, "uss": 0})
+        role["n"] += 1
+        role["rss"] += info.rss
+        role["pss"] += pss
+        role["uss"] += info.uss
+    return total
+
+
+def median(values: list[float]) -> float:
+    s = sorted(values)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else 0.5 * (s[mid - 1] + s[mid])
+
+
+def mib(n: float) -> float:
+    return n / 2**20
+
+
+def timeline(experiment: Path, t0: float, t1: float, slots: int) -> dict[str, float]:
+    """Where a sweep's slot-seconds went, from the ledger (epoch end times) and the curves.
+
+    ``t0``/``t1`` are wall-clock times (``time.time()``) of the sweep's start and end. The
+    slot-seconds (slots x wall) split into: start-up (before the first epoch starts), the
+    trials' own epochs, the gaps between consecutive epochs of one trial (report,
+    checkpoint, ledger), trial turnover and idle slots in between, and the tail after the
+    last epoch (results, shutdown).
+    """
+    import raysweep
+
+    curves = raysweep.curves(experiment)
+    own = {
+        (str(r.trial_id), int(r.epoch)): float(r.epoch_time_s)
+        for r in curves.itertuples()
+        if r.epoch_time_s == r.epoch_time_s  # not NaN
+    }
+    ends: dict[str, list[tuple[int, float]]] = {}
+    for line in ledger_lines(experiment):
+        ends.setdefault(str(line["trial_id"]), []).append((int(line["epoch"]), float(line["t"])))
+    starts: list[float] = []
+    last_ends: list[float] = []
+    gaps = 0.0
+    for trial_id, epochs in ends.items():
+        epochs.sort()
+        previous_end: float | None = None
+        for epoch, end in epochs:
+            start = end - own.get((trial_id, epoch), 0.0)
+            starts.append(start)
+            if previous_end is not None:
+                gaps += max(0.0, start - previous_end)
+            previous_end = end
+        last_ends.append(epochs[-1][1])
+    if not starts:
+        return {}
+    total = slots * (t1 - t0)
+    startup = slots * (min(starts) - t0)
+    tail = slots * (t1 - max(last_ends))
+    train = sum(own.values())
+    return {
+        "slot_seconds": total,
+        "startup": startup,
+        "train": train,
+        "between_epochs": gaps,
+        "turnover_and_idle": total - startup - tail - train - gaps,
+        "tail": tail,
+        "first_epoch_start_s": min(starts) - t0,
+        "last_epoch_end_s": max(last_ends) - t0,
+    }
+
+
+def shares(parts: dict[str, float]) -> str:
+    """``startup 40%, train 10%, ...`` for a ``timeline`` result."""
+    if not parts:
+        return ""
+    total = parts["slot_seconds"]
+    keys = ("startup", "train", "between_epochs", "turnover_and_idle", "tail")
+    return ", ".join(f"{k} {parts[k] / total:.0%}" for k in keys)

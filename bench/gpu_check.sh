@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Throughput of 1, 2 and 4 raysweep trials packed on one GPU (gpus_per_trial 1, 0.5, 0.25).
+# Run from anywhere on a machine with an NVIDIA GPU and a CUDA build of torch in .venv:
+#     bash bench/gpu_check.sh            # about 2-3 minutes, capped at 290 s
+# Prints a table and writes bench/results/gpu.json. Exits 1 with a message if there is no GPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PY:-.venv/bin/python}"
+
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+    echo "error: no NVIDIA GPU found (nvidia-smi missing or failing); run this on a GPU machine" >&2
+    exit 1
+fi
+nvidia-smi -L
+exec timeout 290 "$PY" -m bench.gpu_check "$@"
