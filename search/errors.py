@@ -15,6 +15,10 @@ class ResumeError(RaysweepError):
     """A directory can't be resumed: not a raysweep experiment, or its spec was changed."""
 
 
+class StorageError(RaysweepError):
+    """The experiment storage can't be written (checked with a probe file before a sweep)."""
+
+
 class ExperimentExistsError(RaysweepError):
     """``run`` was asked to create an experiment whose directory already holds one."""
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from search.errors import ExperimentExistsError
+from search.errors import ExperimentExistsError, StorageError
 from trainables.atomic import atomic_write_text
 
 SPEC_FILE = "raysweep_spec.yaml"
@@ -18,6 +19,19 @@ DEFAULT_STORAGE = "runs"
 def resolve_storage(storage: str | None) -> Path:
     """A local storage root as an absolute path (Tune needs one); default ``./runs``."""
     return Path(storage or DEFAULT_STORAGE).expanduser().resolve()
+
+
+def probe_storage(root: Path) -> None:
+    """Write and delete a probe file, so unwritable storage fails now, not after hours."""
+    probe = root / f".raysweep-probe-{uuid.uuid4().hex}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"raysweep")
+        probe.unlink()
+    except OSError as exc:
+        raise StorageError(
+            f"storage {str(root)!r} is not writable: {exc.strerror or exc}"
+        ) from None
 
 
 def experiment_dir(storage: Path, name: str) -> Path:

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from search.data_spec import load_data
-from search.experiment import ensure_new, experiment_dir, resolve_storage, versions, write_spec
+from search.experiment import (
+    ensure_new,
+    experiment_dir,
+    probe_storage,
+    resolve_storage,
+    versions,
+    write_spec,
+)
 from search.model_spec import check_model
 from search.ray_session import ensure_ray
 from search.spec import SweepSpec
@@ -126,11 +133,13 @@ def run_sweep(
     address: str | None = None,
 ) -> SweepSummary:
     """Run ``spec`` to completion and summarize it; the experiment stays on disk for resume."""
-    path = experiment_dir(resolve_storage(storage), name or spec.name)
+    root = resolve_storage(storage)
+    path = experiment_dir(root, name or spec.name)
     ensure_new(path)
     data, _ = load_data(spec.data)  # bad data is an input error: before Ray starts
     baseline = TrainConfig.from_dict({**spec.fixed, **spec.search.baseline})
     check_model(spec.architecture, baseline, data)
+    probe_storage(root)  # the first write, once the input is known to be good
     ensure_ray(address)
     import ray
 

@@ -62,3 +62,12 @@ def test_run_refuses_an_existing_experiment(tmp_path, capsys):
     code = main(["run", str(write_spec(tmp_path)), "--storage", str(tmp_path / "runs")])
     assert code == 2
     assert "already exists; resume it with `raysweep resume" in capsys.readouterr().err
+
+
+def test_unwritable_storage_is_refused_before_anything_starts(tmp_path, capsys):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    spec = write_spec(tmp_path)
+    assert main(["run", str(spec), "--storage", str(not_a_dir / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: storage ") and "is not writable" in err
