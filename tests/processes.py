@@ -32,6 +32,7 @@ def wait_for(
     timeout: float,
     what: str,
     proc: subprocess.Popen | None = None,
+    every: float = 0.05,
 ) -> None:
     """Poll ``condition`` until it holds; fail after ``timeout`` s or if ``proc`` exits first."""
     deadline = time.monotonic() + timeout
@@ -40,7 +41,7 @@ def wait_for(
             raise AssertionError(f"process exited with {proc.returncode} before {what}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(every)
 
 
 def kill_group(proc: subprocess.Popen) -> None:

@@ -97,7 +97,9 @@ def test_killed_driver_resumes_to_the_same_results_without_retraining(
     elif moment == "mid-sweep":
         wait_for(lambda: len(checkpoints(exp)) >= 4, timeout=120, what="4 ckpts", proc=proc)
     else:
-        wait_for(lambda: running_at_epoch(exp, 3, 4), timeout=120, what="epoch 3", proc=proc)
+        wait_for(  # a window of two short epochs: look often
+            lambda: running_at_epoch(exp, 3, 4), timeout=120, what="epoch 3", proc=proc, every=0.01
+        )
     kill_group(proc)
     assert proc.returncode == -signal.SIGKILL
     victim = None
