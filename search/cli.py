@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-models", action="store_true", help="don't write named model files beside it"
     )
 
+    submit = commands.add_parser("submit", help="run a sweep on a cluster as a Ray Job")
+    _add_spec_args(submit)
+    submit.add_argument("--address", required=True, help="the Jobs API, e.g. http://HEAD:8265")
+    submit.add_argument("--name", help="experiment name (default: the spec's name)")
+    submit.add_argument("--storage", help="storage on the cluster (shared path or s3:// URI)")
+
+    jobs = commands.add_parser("jobs", help="raysweep's jobs on a cluster and their state")
+    jobs.add_argument("--address", required=True, help="the Jobs API, e.g. http://HEAD:8265")
+
     evaluate = commands.add_parser("evaluate", help="best trials on the held-out test split")
     evaluate.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
     evaluate.add_argument("--top", type=int, default=1, help="the K best trials (default 1)")
@@ -175,6 +184,28 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_submit(args: argparse.Namespace) -> int:
+    from search.jobs import submit_sweep
+    from search.spec import load_spec
+
+    spec = load_spec(args.spec, args.overrides)
+    job_id = submit_sweep(spec, address=args.address, storage=args.storage, name=args.name)
+    print(
+        f"submitted {job_id}: follow it with  ray job logs --follow {job_id} "
+        f"--address {args.address}"
+    )
+    return EXIT_OK
+
+
+def _cmd_jobs(args: argparse.Namespace) -> int:
+    from search.jobs import list_sweeps
+
+    print(f"{'job':<28} {'status':<10} experiment")
+    for row in list_sweeps(args.address):
+        print(f"{row.job_id:<28} {row.status:<10} {row.experiment}")
+    return EXIT_OK
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from search.evaluate import evaluate_experiment, write_evaluation
 
@@ -207,6 +238,8 @@ COMMANDS = {
     "export": _cmd_export,
     "report": _cmd_report,
     "evaluate": _cmd_evaluate,
+    "submit": _cmd_submit,
+    "jobs": _cmd_jobs,
 }
 
 

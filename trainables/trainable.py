@@ -56,6 +56,15 @@ class TrialSettings:
     architecture: Architecture = Architecture()
 
 
+NODE_ID = "node_id"
+
+
+def _node_id() -> str:
+    import ray
+
+    return str(ray.get_runtime_context().get_node_id())
+
+
 def pick_device() -> torch.device:
     # Ray leaves CUDA_VISIBLE_DEVICES alone for a trial that asked for no GPU, so such a trial
     # would see every GPU of its node: use CUDA only when Ray assigned this trial one.
@@ -163,12 +172,14 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
         return
 
     # 3. Train.
+    node = _node_id()
     while state.next_epoch < cfg.epochs:
         metrics = run_epoch(state, tensors)
+        reported = {**metrics, NODE_ID: node}  # which machine trained it (not checkpointed)
         record_trained_epoch(experiment, key, trial_id, state.next_epoch)
         if metrics[names.DIVERGED]:
             # Divergence is deterministic: end the trial with its worst-case result, don't retry.
-            _report(state, metrics, save=False, key=key)
+            _report(state, reported, save=False, key=key)
             return
         value = float(metrics[settings.metric])
         if _is_better(value, state.best_metric, settings.mode):
@@ -177,4 +188,4 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
         save = last or state.next_epoch % settings.checkpoint_every == 0
         if save:
             record_trial_dir(experiment, key, trial_dir)
-        _report(state, metrics, save=save, key=key)
+        _report(state, reported, save=save, key=key)

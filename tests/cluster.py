@@ -1,0 +1,116 @@
+"""A real multi-node Ray cluster on this machine's loopback, started and stopped by a test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cluster_env() -> dict[str, str]:
+    # Once ~/.ray/auth_token exists, `ray start --head` turns token auth on; every process that
+    # joins must then say so too.
+    # raysweep is installed where Ray is, on every node (cluster.yaml does the same), so a Ray
+    # Job's entrypoint finds the `raysweep` command.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "RAY_AUTH_MODE": "token", "PATH": path}
+
+
+@dataclass
+class LocalCluster:
+    temp: str  # short: Ray's unix socket paths must fit in 107 bytes
+    port: int
+    dashboard_port: int
+    dashboard: bool = False  # the Jobs API needs it (and ray[default])
+    nodes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def jobs_address(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}"
+
+    def _start(self, name: str, args: list[str]) -> None:
+        proc = subprocess.Popen(
+            [RAY, "start", *args, f"--temp-dir={self.temp}", "--disable-usage-stats"],
+            env=cluster_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its daemons keep this process group: killed together
+        )
+        if proc.wait(timeout=120) != 0:
+            raise RuntimeError(f"ray start for {name} failed")
+        self.nodes[name] = proc
+
+    def start(self) -> None:
+        self._start(
+            "head",
+            [
+                "--head",
+                f"--port={self.port}",
+                "--num-cpus=0",
+                "--include-dashboard=true",
+                "--dashboard-host=127.0.0.1",
+                f"--dashboard-port={self.dashboard_port}",
+                "--node-ip-address=127.0.0.1",
+            ],
+        )
+        for name in ("a", "b"):
+            self._start(
+                name,
+                [f"--address={self.address}", "--num-cpus=1", f'--resources={{"node_{name}": 1}}'],
+            )
+
+    def processes(self, name: str) -> list[psutil.Process]:
+        pgid = self.nodes[name].pid
+        found = []
+        for proc in psutil.process_iter(["pid"]):
+            try:
+                if os.getpgid(proc.pid) == pgid:
+                    found.append(proc)
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                pass
+        return found
+
+    def kill_raylet(self, name: str) -> None:
+        for proc in self.processes(name):
+            if "raylet" in proc.name():
+                proc.kill()
+
+    def stop(self) -> None:
+        for name, proc in reversed(list(self.nodes.items())):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def start_local_cluster(*, dashboard: bool = False) -> LocalCluster:
+    cluster = LocalCluster(
+        tempfile.mkdtemp(prefix="rs", dir="/tmp"), free_port(), free_port(), dashboard
+    )
+    try:
+        cluster.start()
+    except Exception:
+        cluster.stop()
+        raise
+    return cluster
