@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from search.errors import RaysweepError
 from search.spec import SweepSpec
 
-SPEC_NAME = "raysweep_submitted.yaml"
 METADATA_KEY = "raysweep"
 
 
@@ -42,12 +41,15 @@ def _client(address: str):  # type: ignore[no-untyped-def]
 def submit_sweep(spec: SweepSpec, *, address: str, storage: str | None, name: str | None) -> str:
     """Submit ``spec`` as a Ray Job and return its id at once."""
     experiment = name or spec.name
-    args = ["raysweep", "run", SPEC_NAME, "--address", "auto", "--name", experiment]
+    args = ["--address", "auto", "--name", experiment]
     if storage:
         args += ["--storage", storage]
-    # The spec travels in the job's environment and is written where the job starts; a
-    # working_dir package was seen deleted under a running sweep's driver.
-    entrypoint = f'printf "%s" "$RAYSWEEP_SPEC_YAML" > {SPEC_NAME} && {shlex.join(args)}'
+    # The spec travels in the job's environment and is written to a temp file on the head
+    # (a working_dir package was seen deleted under a running sweep's driver).
+    entrypoint = (
+        'spec=$(mktemp --suffix=.yaml) && printf "%s" "$RAYSWEEP_SPEC_YAML" > "$spec" && '
+        f'raysweep run "$spec" {shlex.join(args)}'
+    )
     client = _client(address)
     try:
         return str(

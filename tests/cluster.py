@@ -52,6 +52,7 @@ class LocalCluster:
         proc = subprocess.Popen(
             [RAY, "start", *args, f"--temp-dir={self.temp}", "--disable-usage-stats"],
             env=cluster_env(),
+            cwd=self.temp,  # where its jobs start: keep them out of the checkout
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its daemons keep this process group: killed together
