@@ -17,16 +17,15 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def _add_set_arg(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
+    )
+
+
 def _add_spec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="the sweep spec (YAML)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a spec value by dotted key, e.g. --set search.num_samples=8",
-    )
+    _add_set_arg(p, "override a spec value by dotted key, e.g. --set search.num_samples=8")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,14 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser("resume", help="continue an interrupted sweep")
     resume.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
     resume.add_argument("--address", help="join a running Ray cluster (e.g. auto or HOST:6379)")
-    resume.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="change resources.* for the rest of the sweep; the search itself can't change",
-    )
+    _add_set_arg(resume, "change resources.* for the rest of the sweep; the search can't change")
 
     status = commands.add_parser("status", help="trials of an experiment, without starting Ray")
     status.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
