@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -158,11 +158,21 @@ def epoch_times(experiment: Path) -> list[float]:
 
 
 def ledger_lines(experiment: Path) -> list[dict[str, Any]]:
-    """Every trained epoch (``.raysweep/ledger/*.jsonl``), in no particular order."""
-    lines: list[dict[str, Any]] = []
-    for path in sorted((experiment / ".raysweep" / "ledger").glob("*.jsonl")):
-        lines += [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-    return lines
+    """Every trained epoch (raysweep's ledger), in no particular order."""
+    from trainables.recovery import read_ledger
+
+    return [entry for entries in read_ledger(experiment).values() for entry in entries]
+
+
+def start_run(spec: Path, storage: Path, out: IO[bytes]) -> subprocess.Popen:
+    """``raysweep run SPEC`` as the user types it, on a local Ray of its own."""
+    return subprocess.Popen(
+        [str(RAYSWEEP_CLI), "run", str(spec), "--storage", str(storage)],
+        stdout=out,
+        stderr=out,
+        env={**os.environ, "RAY_ADDRESS": "local"},
+        cwd=REPO,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

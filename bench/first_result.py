@@ -10,21 +10,18 @@ start its own Ray even if another one runs on this machine.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    RAYSWEEP_CLI,
-    REPO,
     Measurement,
     SweepShape,
     digits_spec,
     epoch_times,
     log,
     shares,
+    start_run,
     timeline,
     write_yaml,
 )
@@ -64,19 +61,12 @@ def run(quick: bool, workdir: Path, logfile: Path) -> Measurement:
     spec = write_yaml(workdir / "bench-cli.yaml", digits_spec(name, shape))
     storage = workdir / "cli-runs"
     experiment = storage / name
-    env = {**os.environ, "RAY_ADDRESS": "local"}
     log(f"first_result: raysweep run ({shape.num_samples} trials) as a subprocess ...")
     first: dict[str, Any] | None = None
     seen_first = checkpoint_at = worker_start = None
     with open(logfile, "ab") as out:
         t0 = time.time()
-        proc = subprocess.Popen(
-            [str(RAYSWEEP_CLI), "run", str(spec), "--storage", str(storage)],
-            stdout=out,
-            stderr=out,
-            env=env,
-            cwd=REPO,
-        )
+        proc = start_run(spec, storage, out)
         while proc.poll() is None:
             if first is None:
                 first = _first_ledger_line(experiment)

@@ -14,19 +14,16 @@ generation and loading in the driver included).
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    RAYSWEEP_CLI,
-    REPO,
     Measurement,
     TreeMemory,
     log,
     mib,
+    start_run,
     tree_memory,
     write_yaml,
 )
@@ -72,20 +69,13 @@ def _sweep(workdir: Path, logfile: Path, name: str, n_samples: int) -> dict[str,
     spec = write_yaml(workdir / f"{name}.yaml", _spec(name, n_samples))
     storage = workdir / "memory-runs"
     ledger = storage / name / ".raysweep" / "ledger"
-    env = {**os.environ, "RAY_ADDRESS": "local"}
     overall: TreeMemory | None = None
     training: TreeMemory | None = None
     rss_peak = 0
     samples = 0
     with open(logfile, "ab") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            [str(RAYSWEEP_CLI), "run", str(spec), "--storage", str(storage)],
-            stdout=out,
-            stderr=out,
-            env=env,
-            cwd=REPO,
-        )
+        proc = start_run(spec, storage, out)
         while proc.poll() is None:
             now = tree_memory(proc.pid)
             samples += 1
