@@ -17,6 +17,7 @@ import pandas as pd
 from search.experiment import SPEC_FILE
 from search.objectives import pareto_front
 from search.resume import experiment_path
+from search.space import has_point
 from search.spec import SweepSpec, load_spec
 from trainables import config as names
 
@@ -175,7 +176,7 @@ def _best_checkpoint(analysis: Any, trial: Any, metric: str, mode: str) -> Any:
 
 def _mark_baseline(trials: list[TrialResult], spec: SweepSpec) -> None:
     for trial in trials:  # the searcher suggests the baseline first
-        if all(trial.config.get(k) == v for k, v in spec.search.baseline.items()):
+        if has_point(trial.config, spec.search.baseline):
             trial.is_baseline = True
             break
 

@@ -16,7 +16,7 @@ from ray.tune.schedulers import (
 )
 
 from search.fields import Section
-from search.space import ParamSpec, to_tune_domain
+from search.space import ParamSpec, has_point, to_tune_domain
 
 SCHEDULERS = ("asha", "hyperband", "median", "fifo", "pbt")
 # The keys each scheduler takes besides `type`.
@@ -130,9 +130,7 @@ class BaselineASHA(ASHAScheduler):
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
         super().on_trial_add(tune_controller, trial)
         # The searcher suggests the baseline first, so the first trial with its config is it.
-        if self._baseline_trial_id is None and all(
-            trial.config.get(k) == v for k, v in self._baseline.items()
-        ):
+        if self._baseline_trial_id is None and has_point(trial.config, self._baseline):
             self._baseline_trial_id = trial.trial_id
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:

@@ -160,6 +160,11 @@ def to_distributions(space: dict[str, ParamSpec]) -> dict[str, od.BaseDistributi
     return {name: to_distribution(p) for name, p in space.items()}
 
 
+def has_point(config: Mapping[str, Any], point: Mapping[str, Any]) -> bool:
+    """Whether ``config`` takes every value of ``point`` (a baseline, say)."""
+    return all(config.get(k) == v for k, v in point.items())
+
+
 def default_point(param: ParamSpec, default: Any) -> Any:
     """Where a baseline stands when the spec gives none: the trainable's default if it fits."""
     if param.contains(default):
