@@ -32,12 +32,27 @@ def cluster_env() -> dict[str, str]:
     return {**os.environ, "RAY_AUTH_MODE": "token", "PATH": path}
 
 
+def worker(name: str, *, cpus: float = 1) -> tuple[str, list[str]]:
+    """A worker node's name and ``ray start`` resources; ``node_<name>`` pins work to it."""
+    return name, [f"--num-cpus={cpus:g}", f'--resources={{"node_{name}": 1}}']
+
+
+# The default shape: nothing runs on the head, two 1-CPU workers (as cluster.yaml: a CPU head
+# that only schedules, workers that train).
+HEAD_CPUS = 0
+WORKERS = dict([worker("a"), worker("b")])
+
+
 @dataclass
 class LocalCluster:
     temp: str  # short: Ray's unix socket paths must fit in 107 bytes
     port: int
     dashboard_port: int
     dashboard: bool = False  # the Jobs API needs it (and ray[default])
+    head_cpus: float = HEAD_CPUS
+    head_gpus: float = 0  # logical GPUs: Ray schedules on them whether or not a device exists
+    workers: dict[str, list[str]] = field(default_factory=lambda: dict(WORKERS))
+    env: dict[str, str] = field(default_factory=dict)  # extra environment of every node
     nodes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -51,7 +66,7 @@ class LocalCluster:
     def _start(self, name: str, args: list[str]) -> None:
         proc = subprocess.Popen(
             [RAY, "start", *args, f"--temp-dir={self.temp}", "--disable-usage-stats"],
-            env=cluster_env(),
+            env={**cluster_env(), **self.env},  # its workers inherit it
             cwd=self.temp,  # where its jobs start: keep them out of the checkout
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
@@ -62,23 +77,22 @@ class LocalCluster:
         self.nodes[name] = proc
 
     def start(self) -> None:
+        gpus = [f"--num-gpus={self.head_gpus:g}"] if self.head_gpus else []
         self._start(
             "head",
             [
                 "--head",
                 f"--port={self.port}",
-                "--num-cpus=0",
-                "--include-dashboard=true",
+                f"--num-cpus={self.head_cpus:g}",
+                *gpus,
+                f"--include-dashboard={str(self.dashboard).lower()}",
                 "--dashboard-host=127.0.0.1",
                 f"--dashboard-port={self.dashboard_port}",
                 "--node-ip-address=127.0.0.1",
             ],
         )
-        for name in ("a", "b"):
-            self._start(
-                name,
-                [f"--address={self.address}", "--num-cpus=1", f'--resources={{"node_{name}": 1}}'],
-            )
+        for name, resources in self.workers.items():
+            self._start(name, [f"--address={self.address}", *resources])
 
     def processes(self, name: str) -> list[psutil.Process]:
         pgid = self.nodes[name].pid
@@ -105,9 +119,24 @@ class LocalCluster:
         shutil.rmtree(self.temp, ignore_errors=True)
 
 
-def start_local_cluster(*, dashboard: bool = False) -> LocalCluster:
+def start_local_cluster(
+    *,
+    dashboard: bool = False,
+    head_cpus: float = HEAD_CPUS,
+    head_gpus: float = 0,
+    workers: dict[str, list[str]] | None = None,
+    env: dict[str, str] | None = None,
+) -> LocalCluster:
+    """Start a cluster: by default a 0-CPU head and workers ``a`` and ``b`` with 1 CPU each."""
     cluster = LocalCluster(
-        tempfile.mkdtemp(prefix="rs", dir="/tmp"), free_port(), free_port(), dashboard
+        tempfile.mkdtemp(prefix="rs", dir="/tmp"),
+        free_port(),
+        free_port(),
+        dashboard,
+        head_cpus,
+        head_gpus,
+        dict(WORKERS if workers is None else workers),
+        dict(env or {}),
     )
     try:
         cluster.start()
