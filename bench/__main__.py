@@ -11,7 +11,6 @@ import argparse
 import json
 import platform
 import shutil
-import subprocess
 import tempfile
 import time
 import traceback
@@ -20,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import asha, checkpoint_cost, first_result, memory, overhead, throughput
-from bench.common import RESULTS_DIR, Measurement, Row, log, redirected
+from bench.common import (
+    RESULTS_DIR,
+    Measurement,
+    Row,
+    code_info,
+    log,
+    redirected,
+    versions_info,
+)
 
 Runner = Callable[[bool, Path, Path], Measurement]
 
@@ -138,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         "quick": bool(args.quick),
         "elapsed_s": time.perf_counter() - started,
         "machine": {"platform": platform.platform(), "cpus": _cpus()},
-        "versions": _versions(),
-        "code": _code(),
+        "versions": versions_info(),
+        "code": code_info(),
         **meta,
         "measurements": {m.name: m.to_json() for m in measurements},
         "table": text,
@@ -154,37 +161,6 @@ def _cpus() -> int | None:
     import os
 
     return os.cpu_count()
-
-
-def _code() -> dict[str, Any]:
-    """Which raysweep was measured: its location, and its git commit when it has one."""
-    import search
-
-    root = Path(search.__file__).resolve().parent.parent
-    info: dict[str, Any] = {"root": str(root)}
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "search", "trainables"],
-            capture_output=True,
-            text=True,
-        )
-        if head.returncode == 0:
-            info.update(commit=head.stdout.strip(), dirty=bool(dirty.stdout.strip()))
-    except OSError:
-        pass
-    return info
-
-
-def _versions() -> dict[str, str]:
-    try:
-        from search.experiment import versions
-
-        return versions()
-    except Exception as exc:  # versions are context, not a result
-        return {"error": repr(exc)}
 
 
 if __name__ == "__main__":

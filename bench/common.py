@@ -176,6 +176,41 @@ def start_run(spec: Path, storage: Path, out: IO[bytes]) -> subprocess.Popen:
 
 
 # ---------------------------------------------------------------------------------------------
+# What was measured: the code and the versions.
+
+
+def code_info() -> dict[str, Any]:
+    """Which raysweep was measured: its location, and its git commit when it has one."""
+    import search
+
+    root = Path(search.__file__).resolve().parent.parent
+    info: dict[str, Any] = {"root": str(root)}
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "search", "trainables"],
+            capture_output=True,
+            text=True,
+        )
+        if head.returncode == 0:
+            info.update(commit=head.stdout.strip(), dirty=bool(dirty.stdout.strip()))
+    except OSError:
+        pass
+    return info
+
+
+def versions_info() -> dict[str, str]:
+    try:
+        from search.experiment import versions
+
+        return versions()
+    except Exception as exc:  # versions are context, not a result
+        return {"error": repr(exc)}
+
+
+# ---------------------------------------------------------------------------------------------
 # Output capture, timing and memory.
 
 
