@@ -149,7 +149,7 @@ def write_yaml(path: Path, spec: dict[str, Any]) -> Path:
 # Reading a raysweep experiment back.
 
 
-def epoch_times(experiment: Path) -> list[float]:
+def epoch_times(experiment: str | Path) -> list[float]:
     """Every reported epoch's own ``epoch_time_s`` (``raysweep.curves``)."""
     import raysweep
 
@@ -157,7 +157,7 @@ def epoch_times(experiment: Path) -> list[float]:
     return [float(v) for v in curves["epoch_time_s"].dropna()]
 
 
-def ledger_lines(experiment: Path) -> list[dict[str, Any]]:
+def ledger_lines(experiment: str | Path) -> list[dict[str, Any]]:
     """Every trained epoch (raysweep's ledger), in no particular order."""
     from trainables.recovery import read_ledger
 
@@ -302,7 +302,7 @@ def mib(n: float) -> float:
     return n / 2**20
 
 
-def timeline(experiment: Path, t0: float, t1: float, slots: int) -> dict[str, float]:
+def timeline(experiment: str | Path, t0: float, t1: float, slots: int) -> dict[str, float]:
     """Where a sweep's slot-seconds went, from the ledger (epoch end times) and the curves.
 
     ``t0``/``t1`` are wall-clock times (``time.time()``) of the sweep's start and end. The

@@ -51,7 +51,7 @@ def _spec(name: str, gpus: float, trials: int, n_samples: int, epochs: int) -> d
     }
 
 
-def _throughput(experiment: Path, n_train: int) -> dict[str, Any]:
+def _throughput(experiment: str | Path, n_train: int) -> dict[str, Any]:
     import raysweep
 
     curves = raysweep.curves(experiment)

@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 from ray.tune.search import Searcher
 
-from trainables.atomic import atomic_write_text
+from trainables.storage import Location
 
 logger = logging.getLogger(__name__)
 
-BUDGET_FILE = Path(".raysweep") / "budget_spent.json"
+BUDGET_FILE = ".raysweep/budget_spent.json"
 
 
 class BudgetLimiter(Searcher):
@@ -27,7 +26,7 @@ class BudgetLimiter(Searcher):
         self,
         searcher: Searcher,
         *,
-        experiment: str,
+        experiment: Location,
         time_budget_s: float | None,
         max_total_epochs: int | None,
     ) -> None:
@@ -55,7 +54,7 @@ class BudgetLimiter(Searcher):
         if self.spent is not None:
             logger.warning("%s: starting no new trials", self.spent)
             record = {"reason": self.spent, "epochs": self.epochs, "elapsed_s": self.elapsed()}
-            atomic_write_text(Path(self.experiment) / BUDGET_FILE, json.dumps(record))
+            (self.experiment / BUDGET_FILE).write_text(json.dumps(record))
 
     def set_search_properties(self, metric: Any, mode: Any, config: dict, **spec: Any) -> bool:
         return self.searcher.set_search_properties(metric, mode, config, **spec)
@@ -97,7 +96,7 @@ class BudgetLimiter(Searcher):
         self.searcher.restore(checkpoint_path)
 
 
-def budget_spent(experiment: Path) -> str | None:
+def budget_spent(experiment: Location) -> str | None:
     try:
         return str(json.loads((experiment / BUDGET_FILE).read_text())["reason"])
     except (OSError, ValueError, KeyError):

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+EXPERIMENT_HELP = "the experiment: a directory (runs/NAME) or a URI (s3://BUCKET/sweeps/NAME)"
+
+
 def _add_set_arg(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
@@ -42,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a sweep")
     _add_spec_args(run)
     run.add_argument("--name", help="experiment name (default: the spec's name)")
-    run.add_argument("--storage", help="where experiments live (default: ./runs)")
+    run.add_argument(
+        "--storage", help="where experiments live: a path or s3://, gs:// URI (default: ./runs)"
+    )
     run.add_argument("--address", help="join a running Ray cluster (e.g. auto or HOST:6379)")
     run.add_argument(
         "--baselines-from",
@@ -55,15 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_args(validate)
 
     resume = commands.add_parser("resume", help="continue an interrupted sweep")
-    resume.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
+    resume.add_argument("experiment", help=EXPERIMENT_HELP)
     resume.add_argument("--address", help="join a running Ray cluster (e.g. auto or HOST:6379)")
     _add_set_arg(resume, "change resources.* for the rest of the sweep; the search can't change")
 
     status = commands.add_parser("status", help="trials of an experiment, without starting Ray")
-    status.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
+    status.add_argument("experiment", help=EXPERIMENT_HELP)
 
     export = commands.add_parser("export", help="trials, best configs or curves as Parquet")
-    export.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
+    export.add_argument("experiment", help=EXPERIMENT_HELP)
     export.add_argument("-o", "--output", required=True, help="the Parquet file to write")
     export.add_argument("--top", type=int, help="only the K best trials, ranked 1..K")
     export.add_argument(
@@ -83,12 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--address", required=True, help="the Jobs API, e.g. http://HEAD:8265")
 
     evaluate = commands.add_parser("evaluate", help="best trials on the held-out test split")
-    evaluate.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
+    evaluate.add_argument("experiment", help=EXPERIMENT_HELP)
     evaluate.add_argument("--top", type=int, default=1, help="the K best trials (default 1)")
     evaluate.add_argument("-o", "--output", help="also write the test metrics as Parquet")
 
     report = commands.add_parser("report", help="plots and a results page (HTML + PNG)")
-    report.add_argument("experiment", help="the experiment directory (e.g. runs/NAME)")
+    report.add_argument("experiment", help=EXPERIMENT_HELP)
     report.add_argument("-o", "--output", required=True, help="the folder to write into")
     return parser
 

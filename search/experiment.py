@@ -5,41 +5,49 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from search.errors import ExperimentExistsError, StorageError
-from trainables.atomic import atomic_write_text
+from trainables.storage import Location
 
 SPEC_FILE = "raysweep_spec.yaml"
-IDENTITY_FILE = Path(".raysweep") / "identity.json"
+IDENTITY_FILE = ".raysweep/identity.json"
 DEFAULT_STORAGE = "runs"
 
 
-def resolve_storage(storage: str | None) -> Path:
-    """A local storage root as an absolute path (Tune needs one); default ``./runs``."""
-    return Path(storage or DEFAULT_STORAGE).expanduser().resolve()
-
-
-def probe_storage(root: Path) -> None:
-    """Write and delete a probe file, so unwritable storage fails now, not after hours."""
-    probe = root / f".raysweep-probe-{uuid.uuid4().hex}"
+def resolve_storage(storage: str | None) -> Location:
+    """The storage root: a local/NFS path (made absolute) or a pyarrow URI; default ``./runs``."""
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"raysweep")
-        probe.unlink()
-    except OSError as exc:
+        return Location.of(storage or DEFAULT_STORAGE)
+    except (ValueError, OSError) as exc:  # an unknown scheme, a malformed URI
         raise StorageError(
-            f"storage {str(root)!r} is not writable: {exc.strerror or exc}"
+            f"--storage {storage!r}: not a path or a storage URI pyarrow understands "
+            f"(s3://, gs://, hdfs://, file://): {exc}"
         ) from None
 
 
-def experiment_dir(storage: Path, name: str) -> Path:
+def probe_storage(root: Location) -> None:
+    """Write and delete a probe file, so unwritable storage fails now, not after hours."""
+    probe = root / f".raysweep-probe-{uuid.uuid4().hex}"
+    try:
+        root.mkdir()
+        probe.write_bytes(b"raysweep")
+        probe.delete()
+    except OSError as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise StorageError(f"storage {str(root)!r} is not writable: {reason}") from None
+
+
+def experiment_dir(storage: Location, name: str) -> Location:
     return storage / name
 
 
-def ensure_new(path: Path) -> None:
-    if path.exists() and any(path.iterdir()):
+def ensure_new(path: Location) -> None:
+    try:
+        taken = bool(path.children())
+    except OSError:  # unreachable storage: the probe says why, in one line
+        return
+    if taken:
         raise ExperimentExistsError(
             f"experiment {str(path)!r} already exists; resume it with `raysweep resume {path}` "
             "or pick another --name"
@@ -47,16 +55,16 @@ def ensure_new(path: Path) -> None:
 
 
 def write_spec(
-    path: Path, spec_yaml: str, *, identity: Mapping[str, Any], provenance: dict[str, str]
+    path: Location, spec_yaml: str, *, identity: Mapping[str, Any], provenance: dict[str, str]
 ) -> None:
     """Save the spec a sweep runs under, with provenance, so the directory describes itself,
     and the parts of it that a resume must not change."""
     header = "".join(f"# {k}: {v}\n" for k, v in provenance.items())
-    atomic_write_text(path / IDENTITY_FILE, json.dumps(identity, sort_keys=True, indent=1))
-    atomic_write_text(path / SPEC_FILE, header + spec_yaml)
+    (path / IDENTITY_FILE).write_text(json.dumps(identity, sort_keys=True, indent=1))
+    (path / SPEC_FILE).write_text(header + spec_yaml)
 
 
-def read_identity(path: Path) -> dict[str, Any] | None:
+def read_identity(path: Location) -> dict[str, Any] | None:
     try:
         return json.loads((path / IDENTITY_FILE).read_text())  # type: ignore[no-any-return]
     except (OSError, ValueError):

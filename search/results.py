@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,6 +20,7 @@ from search.resume import experiment_path
 from search.space import has_point
 from search.spec import SweepSpec, load_spec
 from trainables import config as names
+from trainables.storage import Location
 
 # raysweep's trial statuses, from Tune's and the trial's own results.
 TERMINATED, EARLY_STOPPED, DIVERGED, ERROR, RUNNING = (
@@ -56,7 +57,7 @@ class TrialResult:
 
 @dataclass
 class ExperimentResults:
-    path: Path
+    path: Location
     spec: SweepSpec
     trials: list[TrialResult]
 
@@ -94,7 +95,7 @@ def _status(tune_status: str, last: dict[str, Any], epochs: int, max_epochs: int
     return EARLY_STOPPED if tune_status == "TERMINATED" else RUNNING
 
 
-def load_results(path: str) -> ExperimentResults:
+def load_results(path: str | os.PathLike[str] | Location) -> ExperimentResults:
     """Every trial Tune knows of, in creation order, ranked by its best metric."""
     from ray.tune import ExperimentAnalysis
 
@@ -102,7 +103,12 @@ def load_results(path: str) -> ExperimentResults:
     spec = load_spec(exp / SPEC_FILE)
     metric, mode = spec.metric.name, spec.metric.mode
     try:
-        analysis = ExperimentAnalysis(str(exp), default_metric=metric, default_mode=mode)
+        analysis = ExperimentAnalysis(
+            exp.path,
+            storage_filesystem=exp.tune_filesystem,
+            default_metric=metric,
+            default_mode=mode,
+        )
     except ValueError:  # no experiment snapshot yet: the sweep is still starting
         return ExperimentResults(exp, spec, [])
     frames = analysis.trial_dataframes

@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+import os
+import tempfile
 from typing import Any
+
+import pyarrow.fs as pafs
 
 from search.errors import ResumeError
 from search.experiment import SPEC_FILE, read_identity
 from search.ray_session import ensure_ray
 from search.run import SweepSummary, build_trainable, run_existing, summarize
 from search.spec import SweepSpec, load_spec
+from trainables.storage import Location
 
 logger = logging.getLogger(__name__)
 
 
-def experiment_path(path: str) -> Path:
-    """The experiment directory, or ``ResumeError`` if it is not a raysweep experiment."""
-    exp = Path(path).expanduser().resolve()
-    if not exp.is_dir():
+def experiment_path(path: str | os.PathLike[str] | Location) -> Location:
+    """The experiment directory (a path or URI), or ``ResumeError`` if it is not a raysweep
+    experiment."""
+    try:
+        exp = Location.of(path)
+        found = exp.is_dir()
+        is_experiment = found and (exp / SPEC_FILE).is_file()
+    except (ValueError, OSError) as exc:
+        raise ResumeError(f"{path}: cannot read it: {str(exc).splitlines()[0]}") from None
+    if not found:
         raise ResumeError(f"{path}: no such experiment directory")
-    if not (exp / SPEC_FILE).is_file():
+    if not is_experiment:
         raise ResumeError(f"{path}: not a raysweep experiment (no {SPEC_FILE} in it)")
     return exp
 
@@ -34,7 +44,7 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-def check_unchanged(exp: Path, spec: SweepSpec) -> None:
+def check_unchanged(exp: Location, spec: SweepSpec) -> None:
     """Refuse a spec whose search differs from the one the sweep started with."""
     saved = read_identity(exp)
     if saved is None:
@@ -54,19 +64,19 @@ def check_unchanged(exp: Path, spec: SweepSpec) -> None:
     )
 
 
-def _snapshot(exp: Path) -> Any | None:
+def _snapshot(exp: Location) -> Any | None:
     """Ray's view of the experiment's last snapshot; ``None`` if Tune never wrote one."""
     from ray import tune
 
-    if not tune.Tuner.can_restore(str(exp)):
+    if not tune.Tuner.can_restore(exp.path, storage_filesystem=exp.tune_filesystem):
         return None
     try:
-        return tune.ExperimentAnalysis(str(exp))
+        return tune.ExperimentAnalysis(exp.path, storage_filesystem=exp.tune_filesystem)
     except ValueError:  # tuner.pkl is there, but no experiment_state-*.json yet
         return None
 
 
-def repair_missing_checkpoints(analysis: Any) -> int:
+def repair_missing_checkpoints(analysis: Any, exp: Location) -> int:
     """Give every unfinished trial the checkpoint Tune's snapshot points at.
 
     Tune's snapshot can be older than its checkpoint retention: after a killed driver it may
@@ -81,8 +91,16 @@ def repair_missing_checkpoints(analysis: Any) -> int:
         result = trial.run_metadata.checkpoint_manager.latest_checkpoint_result
         if trial.status == "TERMINATED" or result is None or result.checkpoint is None:
             continue
-        if not Path(result.checkpoint.path).exists():
-            write_placeholder(result.checkpoint.path, int(result.metrics["training_iteration"]))
+        checkpoint = Location(exp.fs, result.checkpoint.path)
+        if not checkpoint.exists():
+            with tempfile.TemporaryDirectory(prefix="raysweep-placeholder-") as scratch:
+                write_placeholder(scratch, int(result.metrics["training_iteration"]))
+                pafs.copy_files(
+                    scratch,
+                    checkpoint.path,
+                    source_filesystem=pafs.LocalFileSystem(),
+                    destination_filesystem=exp.fs,
+                )
             repaired += 1
     return repaired
 
@@ -103,13 +121,14 @@ def resume_sweep(
         # it again in place. Any checkpoints already written are found by the trials.
         logger.warning("%s has no Tune experiment state yet; starting the sweep in place", exp)
         return run_existing(spec, exp)
-    repaired = repair_missing_checkpoints(analysis)
+    repaired = repair_missing_checkpoints(analysis, exp)
     if repaired:
         logger.warning(
             "%d trials referenced checkpoints deleted after the last snapshot", repaired
         )
     tuner = tune.Tuner.restore(
-        str(exp),
+        exp.path,
+        storage_filesystem=exp.tune_filesystem,
         trainable=build_trainable(spec, experiment=exp),
         resume_unfinished=True,
         resume_errored=True,  # errored trials continue from their latest checkpoint

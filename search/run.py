@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from search.data_spec import load_data
@@ -20,6 +20,7 @@ from search.model_spec import check_model
 from search.ray_session import ensure_ray
 from search.spec import SweepSpec
 from trainables.config import TrainConfig
+from trainables.storage import Location
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class TrialSummary:
 
 @dataclass(frozen=True)
 class SweepSummary:
-    path: Path
+    path: str  # the experiment: a local path or a storage URI, as ``resume`` takes it
     metric: str
     mode: str
     num_trials: int
@@ -45,7 +46,9 @@ class SweepSummary:
     baseline: TrialSummary | None
 
 
-def build_trainable(spec: SweepSpec, *, experiment: Path, data: Any = None) -> Any:
+def build_trainable(
+    spec: SweepSpec, *, experiment: Location | str | os.PathLike[str], data: Any = None
+) -> Any:
     """The trainable with its data and settings bound; the same for ``run`` and ``resume``."""
     from ray import tune
 
@@ -59,7 +62,7 @@ def build_trainable(spec: SweepSpec, *, experiment: Path, data: Any = None) -> A
         mode=spec.metric.mode,
         checkpoint_every=spec.checkpoint.every,
         threads=max(1, int(spec.resources.cpus_per_trial)),
-        experiment_dir=str(experiment),
+        experiment=Location.of(experiment),
         architecture=spec.architecture,
     )
     # with_parameters puts the data set in the object store once; trials map it zero-copy.
@@ -69,18 +72,24 @@ def build_trainable(spec: SweepSpec, *, experiment: Path, data: Any = None) -> A
     )
 
 
-def build_tuner(spec: SweepSpec, *, storage: Path, name: str, data: Any = None) -> Any:
+def build_tuner(
+    spec: SweepSpec, *, storage: Location | str | os.PathLike[str], name: str, data: Any = None
+) -> Any:
     """The ``tune.Tuner`` for ``spec``; search, scheduling and retries are Ray's and Optuna's."""
     from ray import tune
 
     from search.scheduler_state import SchedulerStateCallback
     from search.schedulers import build_scheduler
     from search.searcher import build_searcher
+    from search.searcher_state import ReconcileCallback, ReconcilingLimiter
     from trainables.trainable import trial_dir_name
 
+    storage = Location.of(storage)
     scheduler = build_scheduler(spec.scheduler, baseline=spec.search.baseline, space=spec.space)
     search_alg, param_space = build_searcher(spec, experiment=storage / name)
     callbacks: list[tune.Callback] = []
+    if isinstance(search_alg, ReconcilingLimiter):
+        callbacks.append(ReconcileCallback(search_alg))
     if spec.scheduler.type == "asha":  # the one Tune scheduler with save/restore
         callbacks.append(SchedulerStateCallback(scheduler))
     if spec.tracking.mlflow is not None:
@@ -107,7 +116,9 @@ def build_tuner(spec: SweepSpec, *, storage: Path, name: str, data: Any = None) 
         ),
         run_config=tune.RunConfig(
             name=name,
-            storage_path=str(storage),
+            # Checkpoints and results go through the same filesystem as raysweep's own files.
+            storage_path=storage.path,
+            storage_filesystem=storage.tune_filesystem,
             verbose=1,
             callbacks=callbacks,
             # Keep the best checkpoints by the metric (exported as models); Tune always keeps
@@ -150,19 +161,19 @@ def run_sweep(
     return run_existing(spec, path, data=data_ref)
 
 
-def run_existing(spec: SweepSpec, path: Path, *, data: Any = None) -> SweepSummary:
+def run_existing(spec: SweepSpec, path: Location, *, data: Any = None) -> SweepSummary:
     """Start ``spec`` as the experiment at ``path`` (new, or never snapshotted by Tune)."""
     tuner = build_tuner(spec, storage=path.parent, name=path.name, data=data)
     write_spec(path, spec.to_yaml(), identity=spec.identity(), provenance=versions())
     return summarize(tuner.fit(), spec, path)
 
 
-def summarize(results: Any, spec: SweepSpec, path: Path) -> SweepSummary:
+def summarize(results: Any, spec: SweepSpec, path: Location) -> SweepSummary:
     """Best trial and baseline, read back like ``status`` reads them (so the two agree)."""
     from search.budget import budget_spent
     from search.results import RUNNING, load_results
 
-    trials = load_results(str(path)).trials
+    trials = load_results(path).trials
 
     def summary(t: Any) -> TrialSummary:
         return TrialSummary(t.trial_id, t.config, float(t.metric_best), t.epochs_completed)
@@ -174,7 +185,7 @@ def summarize(results: Any, spec: SweepSpec, path: Path) -> SweepSummary:
     unfinished = any(t.status == RUNNING for t in trials)
     interrupted = unfinished or (len(trials) < spec.search.num_samples and spent is None)
     return SweepSummary(
-        path,
+        path.uri,
         spec.metric.name,
         spec.metric.mode,
         len(trials),

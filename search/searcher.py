@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import Any
 
 from search.spec import SweepSpec
+from trainables.storage import Location
 
 
-def build_searcher(spec: SweepSpec, *, experiment: Path) -> tuple[Any, dict[str, Any]]:
+def build_searcher(spec: SweepSpec, *, experiment: Location) -> tuple[Any, dict[str, Any]]:
     """The search algorithm and Tune's ``param_space`` (the fixed values it merges in)."""
     if spec.scheduler.type == "pbt":
         return _pbt_population(spec)
@@ -32,13 +32,12 @@ def _pbt_population(spec: SweepSpec) -> tuple[Any, dict[str, Any]]:
     return generator, param_space
 
 
-def _optuna_searcher(spec: SweepSpec, *, experiment: Path) -> Any:
+def _optuna_searcher(spec: SweepSpec, *, experiment: Location) -> Any:
     from optuna.exceptions import ExperimentalWarning
-    from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
 
     from search.budget import BudgetLimiter
     from search.samplers import build_sampler
+    from search.searcher_state import ReconcilingLimiter, TolerantOptunaSearch
     from search.space import search_space
 
     objectives = spec.objectives or (spec.metric,)
@@ -50,7 +49,7 @@ def _optuna_searcher(spec: SweepSpec, *, experiment: Path) -> Any:
         sampler = build_sampler(spec.search.sampler, spec.search.seed, spec.space)
     # metric/mode go to the searcher too: Tune skips set_search_properties when the searcher
     # has its own space and param_space carries the fixed values.
-    searcher: Any = OptunaSearch(
+    searcher: Any = TolerantOptunaSearch(
         space=search_space(spec.space),
         metric=metric,
         mode=mode,
@@ -60,8 +59,10 @@ def _optuna_searcher(spec: SweepSpec, *, experiment: Path) -> Any:
     if spec.search.time_budget_s is not None or spec.search.max_total_epochs is not None:
         searcher = BudgetLimiter(
             searcher,
-            experiment=str(experiment),
+            experiment=experiment,
             time_budget_s=spec.search.time_budget_s,
             max_total_epochs=spec.search.max_total_epochs,
         )
-    return ConcurrencyLimiter(searcher, max_concurrent=spec.search.max_concurrent)
+    return ReconcilingLimiter(
+        searcher, max_concurrent=spec.search.max_concurrent, num_samples=spec.search.num_samples
+    )

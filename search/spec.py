@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -24,6 +24,9 @@ from search.space import ParamSpec, check_conditions, parse_param
 from search.yaml_io import safe_load
 from trainables.config import HYPERPARAMETERS, TrainConfig
 from trainables.model import Architecture
+
+if TYPE_CHECKING:
+    from trainables.storage import Location
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 RESUMABLE_CHANGES = ("name", "resources")
@@ -99,7 +102,7 @@ def max_epochs(space: Mapping[str, ParamSpec], fixed: Mapping[str, Any]) -> int:
 
 
 def load_spec(
-    path: str | Path,
+    path: str | Path | Location,
     overrides: list[str] | None = None,
     *,
     baselines_from: str | None = None,
@@ -110,10 +113,12 @@ def load_spec(
     ``baselines_from`` replaces the baseline with the best configs of an earlier export.
     """
     source = str(path)
+    file = Path(path) if isinstance(path, str) else path  # a Location reads from its storage
     try:
-        text = Path(path).read_text()
+        text = file.read_text()
     except OSError as exc:
-        raise SpecError(f"{source}: cannot read spec: {exc.strerror}") from None
+        reason = exc.strerror or str(exc).splitlines()[0]
+        raise SpecError(f"{source}: cannot read spec: {reason}") from None
     try:
         raw = safe_load(text)
     except yaml.YAMLError as exc:
@@ -123,7 +128,7 @@ def load_spec(
         raw = {}
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: the spec must be a mapping, but got {type(raw).__name__}")
-    raw.setdefault("name", Path(path).stem)
+    raw.setdefault("name", Path(file.name).stem)
     raw = apply_overrides(raw, overrides or [], source)
     if baselines_from is not None:
         from search.baselines import read_baselines, searched_names, with_baselines

@@ -128,12 +128,20 @@ def has_state(directory: str | os.PathLike[str]) -> bool:
     return (Path(directory) / CHECKPOINT_FILE).is_file()
 
 
-def _sidecar(directory: str | os.PathLike[str]) -> dict[str, Any]:
+def parse_sidecar(text: str) -> dict[str, Any]:
+    """A sidecar's fields; empty when it is unreadable (then the checkpoint is unusable)."""
     try:
-        sidecar = json.loads((Path(directory) / SIDECAR_FILE).read_text())
-    except (OSError, ValueError):
+        sidecar = json.loads(text)
+    except ValueError:
         return {}
     return sidecar if isinstance(sidecar, dict) else {}
+
+
+def _sidecar(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        return parse_sidecar((Path(directory) / SIDECAR_FILE).read_text())
+    except OSError:
+        return {}
 
 
 def checkpoint_epoch(directory: str | os.PathLike[str]) -> int | None:

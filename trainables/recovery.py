@@ -14,86 +14,126 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
-from pathlib import Path
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from trainables.checkpoint import (
+    CHECKPOINT_FILE,
+    SIDECAR_FILE,
     CheckpointError,
-    checkpoint_epoch,
-    checkpoint_key,
-    has_state,
     load_checkpoint,
+    parse_sidecar,
 )
 from trainables.loop import TrainState
+from trainables.storage import Location
 
 logger = logging.getLogger(__name__)
 
-INDEX_DIR = Path(".raysweep") / "trials"
-LEDGER_DIR = Path(".raysweep") / "ledger"
-CHECKPOINT_GLOB = "checkpoint_*"
+INDEX_DIR = ".raysweep/trials"
+LEDGER_DIR = ".raysweep/ledger"
+CHECKPOINT_PREFIX = "checkpoint_"
+
+Where = Location | str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
 class RestorePoint:
-    directory: Path
+    directory: Location
     next_epoch: int
     train_config: dict | None = None  # set once loaded: the hyperparameters it was trained with
 
 
-def record_trial_dir(experiment_dir: Path, key: str, trial_dir: Path) -> None:
+def record_trial_dir(experiment_dir: Where, key: str, trial_dir: Where) -> None:
     """Note that ``trial_dir`` holds checkpoints of trial ``key`` (idempotent, race-free)."""
-    entry = experiment_dir / INDEX_DIR / key / trial_dir.name
+    entry = Location.of(experiment_dir) / INDEX_DIR / key / Location.of(trial_dir).name
     if not entry.exists():
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        entry.touch()
+        entry.write_bytes(b"", fsync=False)
 
 
-def record_trained_epoch(experiment_dir: Path, key: str, trial_id: str, epoch: int) -> None:
-    """Append to the trial key's ledger of trained epochs: compute spent, re-training visible.
+@dataclass
+class Ledger:
+    """The epochs one run of a trial trained: compute spent, re-training visible.
 
-    Replayed epochs are not trained and so not recorded; an epoch recorded twice was trained
-    twice (for instance one in flight when a worker died).
+    Each run (process, trial) rewrites its own small file whole after every epoch, as object
+    stores can't append: no two writers ever share a file. Replayed epochs are not trained and
+    so not recorded; an epoch recorded twice was trained twice (for instance one in flight when
+    a worker died).
     """
-    path = experiment_dir / LEDGER_DIR / f"{key}.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"trial_id": trial_id, "epoch": epoch, "pid": os.getpid(), "t": time.time()})
-    with open(path, "a") as f:  # one short O_APPEND write per epoch: safe across processes
-        f.write(line + "\n")
+
+    experiment_dir: Location
+    key: str
+    trial_id: str
+    entries: list[dict] = field(default_factory=list)
+    run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    def record(self, epoch: int) -> None:
+        self.entries.append(
+            {"trial_id": self.trial_id, "epoch": epoch, "pid": os.getpid(), "t": time.time()}
+        )
+        target = self.experiment_dir / LEDGER_DIR / self.key / f"{self.trial_id}-{self.run}.jsonl"
+        text = "".join(json.dumps(e) + "\n" for e in self.entries)
+        target.write_bytes(text.encode(), fsync=False)
 
 
-def read_ledger(experiment_dir: Path) -> dict[str, list[dict]]:
+def read_ledger(experiment_dir: Where) -> dict[str, list[dict]]:
     """Every trial key's trained epochs, in the order they were trained."""
     ledger: dict[str, list[dict]] = {}
-    folder = experiment_dir / LEDGER_DIR
-    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        ledger[path.stem] = [json.loads(line) for line in path.read_text().splitlines() if line]
+    for folder in (Location.of(experiment_dir) / LEDGER_DIR).children():
+        entries = [
+            json.loads(line)
+            for run in folder.children()
+            for line in _read_or_empty(run).splitlines()
+            if line
+        ]
+        ledger[folder.name] = sorted(entries, key=lambda e: e["t"])
     return ledger
 
 
-def trial_dirs_for(experiment_dir: Path, key: str) -> list[Path]:
-    folder = experiment_dir / INDEX_DIR / key
-    if not folder.is_dir():
-        return []
-    return sorted(experiment_dir / entry for entry in os.listdir(folder))
+def _read_or_empty(location: Location) -> str:
+    try:
+        return location.read_text()
+    except (FileNotFoundError, OSError):  # a run file replaced while listed
+        return ""
 
 
-def candidates(trial_dirs: list[Path], *, key: str) -> list[RestorePoint]:
+def trial_dirs_for(experiment_dir: Where, key: str) -> list[Location]:
+    experiment = Location.of(experiment_dir)
+    return [experiment / entry.name for entry in (experiment / INDEX_DIR / key).children()]
+
+
+def read_sidecar(directory: Where) -> dict:
+    try:
+        return parse_sidecar((Location.of(directory) / SIDECAR_FILE).read_text())
+    except (FileNotFoundError, OSError):
+        return {}
+
+
+def candidates(trial_dirs: Sequence[Where], *, key: str) -> list[RestorePoint]:
     """Every checkpoint of trial ``key`` under ``trial_dirs``, newest epoch first."""
-    points: dict[Path, RestorePoint] = {}
+    points: dict[str, RestorePoint] = {}
     for trial_dir in trial_dirs:
-        for directory in trial_dir.glob(CHECKPOINT_GLOB):
-            epoch = checkpoint_epoch(directory)
-            if epoch is not None and has_state(directory) and checkpoint_key(directory) == key:
-                points[directory.resolve()] = RestorePoint(directory, epoch)
-    return sorted(points.values(), key=lambda p: (-p.next_epoch, str(p.directory)))
+        for directory in Location.of(trial_dir).children():
+            if not directory.name.startswith(CHECKPOINT_PREFIX):
+                continue
+            sidecar = read_sidecar(directory)
+            epoch = sidecar.get("next_epoch")
+            if (
+                isinstance(epoch, int)
+                and sidecar.get("trial_key") == key
+                and (directory / CHECKPOINT_FILE).is_file()
+            ):
+                points[directory.path] = RestorePoint(directory, epoch)
+    return sorted(points.values(), key=lambda p: (-p.next_epoch, p.directory.path))
 
 
 def restore_newest(state: TrainState, points: list[RestorePoint]) -> RestorePoint | None:
     """Load the newest checkpoint that verifies; a corrupt one is skipped with a warning."""
     for point in points:
         try:
-            trained_with = load_checkpoint(state, point.directory)
-        except CheckpointError as exc:
+            with point.directory.local_dir() as local:
+                trained_with = load_checkpoint(state, local)
+        except (CheckpointError, OSError) as exc:  # OSError: gone from storage meanwhile
             logger.warning("skipping unusable checkpoint, falling back to an older one: %s", exc)
             continue
         return RestorePoint(point.directory, point.next_epoch, trained_with)

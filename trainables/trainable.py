@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +25,14 @@ from trainables.loop import TensorData, TrainState, build_state, run_epoch
 from trainables.model import Architecture
 from trainables.optim import apply_hyperparameters
 from trainables.recovery import (
+    Ledger,
     RestorePoint,
     candidates,
-    record_trained_epoch,
     record_trial_dir,
     restore_newest,
     trial_dirs_for,
 )
+from trainables.storage import Location
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class TrialSettings:
     mode: str  # "min" or "max"
     checkpoint_every: int
     threads: int
-    experiment_dir: str  # local path of the experiment; trial dirs are trial_<id> inside
+    experiment: Location  # local, NFS or object store; trial dirs are trial_<id> inside
     architecture: Architecture = Architecture()
 
 
@@ -90,13 +90,13 @@ def _tune_checkpoint() -> Path | None:
 
 
 def _restore_points(
-    key: str, tune_checkpoint: Path | None, known: int, trial_dirs: list[Path]
+    key: str, tune_checkpoint: Path | None, known: int, trial_dirs: list[Location]
 ) -> list[RestorePoint]:
     if tune_checkpoint is not None and has_state(tune_checkpoint):
         if checkpoint_key(tune_checkpoint) not in (key, None):
             # Another trial's checkpoint, with this trial's (mutated) config: a PBT exploit.
             # Continue from exactly those weights, never from this trial's own older ones.
-            return [RestorePoint(tune_checkpoint, known)]
+            return [RestorePoint(Location.of(tune_checkpoint), known)]
     return candidates(trial_dirs, key=key)
 
 
@@ -120,7 +120,7 @@ def _replay(state: TrainState, known: int, point: RestorePoint | None) -> bool:
         if i == len(lost) - 1 and point is not None:
             # A copy, so Tune never persists a checkpoint directory onto itself.
             with tempfile.TemporaryDirectory(prefix="raysweep-ckpt-") as directory:
-                shutil.copytree(point.directory, directory, dirs_exist_ok=True)
+                point.directory.download(directory)
                 tune.report(dict(metrics), checkpoint=tune.Checkpoint.from_directory(directory))
         else:
             tune.report(dict(metrics))
@@ -144,8 +144,9 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
     )
 
     # 1. Resume from the newest usable checkpoint of this trial, wherever it lies.
-    experiment = Path(settings.experiment_dir)
+    experiment = settings.experiment
     trial_id = tune.get_context().get_trial_id()
+    ledger = Ledger(experiment, key, trial_id)
     trial_dir = experiment / trial_dir_name(trial_id)
     tune_checkpoint = _tune_checkpoint()
     known = 0 if tune_checkpoint is None else checkpoint_epoch(tune_checkpoint) or 0
@@ -167,16 +168,17 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
     #    re-report what Tune lost but the checkpoint has.
     while state.next_epoch < known:
         run_epoch(state, tensors)
-        record_trained_epoch(experiment, key, trial_id, state.next_epoch)
+        ledger.record(state.next_epoch)
     if _replay(state, known, point):
         return
 
     # 3. Train.
     node = _node_id()
+    indexed = False
     while state.next_epoch < cfg.epochs:
         metrics = run_epoch(state, tensors)
         reported = {**metrics, NODE_ID: node}  # which machine trained it (not checkpointed)
-        record_trained_epoch(experiment, key, trial_id, state.next_epoch)
+        ledger.record(state.next_epoch)
         if metrics[names.DIVERGED]:
             # Divergence is deterministic: end the trial with its worst-case result, don't retry.
             _report(state, reported, save=False, key=key)
@@ -186,6 +188,7 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
             state.best_metric = value
         last = state.next_epoch == cfg.epochs
         save = last or state.next_epoch % settings.checkpoint_every == 0
-        if save:
+        if save and not indexed:
             record_trial_dir(experiment, key, trial_dir)
+            indexed = True
         _report(state, reported, save=save, key=key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -47,9 +48,10 @@ def test_sweep_runs_baseline_first_and_asha_stops_weak_trials(tmp_path):
 def test_run_sweep_writes_spec_and_checkpoints_into_the_experiment(tmp_path):
     spec = parse_spec(spec_dict({**SWEEP, "search.num_samples": 2, "fixed.epochs": 2}))
     summary = run_sweep(spec, name="exp", storage=str(tmp_path))
-    assert summary.path == tmp_path / "exp" and summary.num_errors == 0
-    assert (summary.path / SPEC_FILE).read_text().count("num_samples: 2") == 1
-    checkpoints = sorted(summary.path.glob("trial_*/checkpoint_*/state.pt"))
+    assert summary.path == str(tmp_path / "exp") and summary.num_errors == 0
+    exp = Path(summary.path)
+    assert (exp / SPEC_FILE).read_text().count("num_samples: 2") == 1
+    checkpoints = sorted(exp.glob("trial_*/checkpoint_*/state.pt"))
     assert checkpoints, "every trial checkpoints at the end"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -33,7 +35,9 @@ def test_trials_are_logged_to_mlflow_and_tensorboard(tmp_path):
         assert "val_accuracy" in run.data.metrics
         history = client.get_metric_history(run.info.run_id, "val_loss")
         assert len(history) >= 1
-    assert list(summary.path.glob("trial_*/events.out.tfevents.*")), "TensorBoard logs by default"
+    assert list(Path(summary.path).glob("trial_*/events.out.tfevents.*")), (
+        "TensorBoard logs by default"
+    )
 
 
 def test_tracking_section_is_validated(tmp_path, capsys):

@@ -2,19 +2,36 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 import torch
 
 from trainables.checkpoint import CHECKPOINT_FILE, save_checkpoint, write_placeholder
 from trainables.config import TrainConfig
 from trainables.loop import build_state, run_epoch
 from trainables.recovery import (
+    Ledger,
     candidates,
     read_ledger,
-    record_trained_epoch,
     record_trial_dir,
     restore_newest,
     trial_dirs_for,
 )
+from trainables.storage import Location
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request, tmp_path) -> Location:
+    """An empty experiment directory on local disk, then in a real (moto) S3 bucket."""
+    if request.param == "local":
+        return Location.of(tmp_path / "exp")
+    bucket = request.getfixturevalue("s3_bucket")
+    return Location.of(f"{bucket}/exp")
+
+
+def upload(local, target: Location) -> None:
+    import pyarrow.fs as pafs
+
+    pafs.copy_files(str(local), target.path, destination_filesystem=target.fs)
 
 
 def fresh(data):
@@ -68,16 +85,40 @@ def test_nothing_usable_means_a_fresh_start(tiny, tmp_path):
     assert restore_newest(fresh(tiny), []) is None
 
 
-def test_index_maps_a_trial_key_to_its_directories(tmp_path):
-    record_trial_dir(tmp_path, "k1", tmp_path / "trial_a")
-    record_trial_dir(tmp_path, "k1", tmp_path / "trial_a")
-    record_trial_dir(tmp_path, "k1", tmp_path / "trial_b")
-    assert trial_dirs_for(tmp_path, "k1") == [tmp_path / "trial_a", tmp_path / "trial_b"]
-    assert trial_dirs_for(tmp_path, "k2") == []
+def test_index_maps_a_trial_key_to_its_directories(storage):
+    record_trial_dir(storage, "k1", storage / "trial_a")
+    record_trial_dir(storage, "k1", storage / "trial_a")
+    record_trial_dir(storage, "k1", storage / "trial_b")
+    assert trial_dirs_for(storage, "k1") == [storage / "trial_a", storage / "trial_b"]
+    assert trial_dirs_for(storage, "k2") == []
 
 
-def test_ledger_keeps_every_trained_epoch_in_order(tmp_path):
-    for epoch in (1, 2, 2, 3):
-        record_trained_epoch(tmp_path, "k1", "a", epoch)
-    ledger = read_ledger(tmp_path)
+def test_ledger_keeps_every_trained_epoch_in_order_across_runs(storage):
+    first, second = Ledger(storage, "k1", "a"), Ledger(storage, "k1", "a")
+    for epoch in (1, 2):
+        first.record(epoch)
+    for epoch in (2, 3):  # a restarted run trains epoch 2 again: visible as such
+        second.record(epoch)
+    Ledger(storage, "k2", "b").record(1)
+    ledger = read_ledger(storage)
     assert [e["epoch"] for e in ledger["k1"]] == [1, 2, 2, 3]
+    assert [e["epoch"] for e in ledger["k2"]] == [1]
+    assert read_ledger(storage / "missing") == {}
+
+
+def test_checkpoints_in_object_storage_are_found_and_loaded(tiny, tiny_tensors, tmp_path, storage):
+    local = tmp_path / "trial_a"
+    state = fresh(tiny)
+    for epoch in (1, 2):
+        run_epoch(state, tiny_tensors)
+        (local / f"checkpoint_00000{epoch}").mkdir(parents=True)
+        save_checkpoint(state, local / f"checkpoint_00000{epoch}", key="k")
+    upload(local, storage / "trial_a")
+    record_trial_dir(storage, "k", storage / "trial_a")
+
+    points = candidates(trial_dirs_for(storage, "k"), key="k")
+    assert [p.next_epoch for p in points] == [2, 1]
+    restored = fresh(tiny)
+    assert restore_newest(restored, points).next_epoch == 2
+    for name, tensor in state.model.state_dict().items():
+        assert restored.model.state_dict()[name].equal(tensor)
