@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 from collections import Counter
 from pathlib import Path
@@ -223,3 +224,55 @@ def test_resume_of_a_finished_sweep_trains_nothing_more(finished):
 def test_resume_api_raises_resume_error(tmp_path):
     with pytest.raises(ResumeError, match="no such experiment directory"):
         resume_sweep(str(tmp_path / "missing"))
+
+
+def snapshot_trials(exp: Path) -> dict[str, str]:
+    """Trial id -> status in Tune's newest experiment snapshot on storage."""
+    states = sorted(exp.glob("experiment_state-*.json"))
+    if not states:
+        return {}
+    try:
+        data = json.loads(states[-1].read_text())
+    except ValueError:  # being replaced
+        return {}
+    trials = (json.loads(t[0]) for t in data["trial_data"])
+    return {t["trial_id"]: t["status"] for t in trials}
+
+
+def test_a_searcher_snapshot_older_than_the_trials_is_reconciled_on_resume(tmp_path, caplog):
+    """The torn snapshot a driver killed mid-upload leaves (seen with S3): the searcher's
+    files from before the first trial ended, the trials' from the second trial's run."""
+    spec = write_spec(
+        tmp_path, {**RESUMABLE, "search.num_samples": 3, "scheduler": {"type": "fifo"}}
+    )
+    exp = tmp_path / "runs" / "sweep"
+    proc = start_raysweep(["run", str(spec)], cwd=tmp_path, log=tmp_path / "run.log")
+    wait_for(
+        lambda: (
+            list(snapshot_trials(exp).values()) == ["RUNNING"]
+            and bool(list(exp.glob("searcher-state-*")))
+        ),
+        timeout=120,
+        what="a snapshot with the first trial running",
+        proc=proc,
+    )
+    stale = {p.name: p.read_bytes() for p in exp.glob("search*-state-*")}
+    wait_for(
+        lambda: len(snapshot_trials(exp)) == 2,
+        timeout=120,
+        what="a snapshot with the second trial",
+        proc=proc,
+    )
+    kill_group(proc)
+    for name, content in stale.items():
+        (exp / name).write_bytes(content)
+
+    with caplog.at_level(logging.WARNING, logger="search.searcher_state"):
+        summary = resume_sweep(str(exp))
+
+    assert "disagreed with the trials" in caplog.text  # the torn state was there, and fixed
+    assert not summary.interrupted and summary.num_errors == 0
+    statuses = snapshot_trials(exp)
+    assert len(statuses) == 3 and set(statuses.values()) == {"TERMINATED"}  # no 4th trial
+    for epochs in read_ledger(exp).values():  # the second trial resumed, not restarted
+        assert [e["epoch"] for e in epochs].count(1) == 1

@@ -1,0 +1,64 @@
+"""A restored searcher that is older than the restored trials: the trials win."""
+
+from __future__ import annotations
+
+import optuna
+from ray.tune.search import Searcher
+
+from search.searcher_state import ReconcileCallback, ReconcilingLimiter, TolerantOptunaSearch
+
+
+def limiter(max_concurrent: int = 1, num_samples: int = 3) -> ReconcilingLimiter:
+    optuna_search = TolerantOptunaSearch(
+        space={"lr": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)},
+        metric="val_accuracy",
+        mode="max",
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
+    return ReconcilingLimiter(
+        optuna_search, max_concurrent=max_concurrent, num_samples=num_samples
+    )
+
+
+class FakeTrial:  # what Tune's callbacks see of a trial: its id and status
+    def __init__(self, trial_id: str, status: str) -> None:
+        self.trial_id, self.status = trial_id, status
+
+
+def test_a_finished_trial_left_live_by_a_stale_snapshot_frees_its_slot():
+    search = limiter()
+    assert search.suggest("a") is not None
+    assert search.suggest("b") is None  # one at a time: "a" holds the slot
+    # Restored: "a" ended before the kill, the stale searcher never heard.
+    callback = ReconcileCallback(search)
+    callback.setup()
+    callback.on_step_begin(0, [FakeTrial("a", "TERMINATED")])
+    assert search.suggest("b") is not None  # the restored sweep goes on instead of hanging
+
+
+def test_results_of_a_trial_the_searcher_never_suggested_are_skipped_not_fatal(caplog):
+    search = limiter(max_concurrent=2)
+    assert search.suggest("a") is not None
+    search.reconcile({"a": "RUNNING", "b": "RUNNING"})  # "b" came after the searcher snapshot
+    search.on_trial_result("b", {"val_accuracy": 0.5, "training_iteration": 1})
+    search.on_trial_complete("b", {"val_accuracy": 0.5, "training_iteration": 1})
+    assert "missing from the restored searcher state" in caplog.text
+    search.on_trial_complete("a", {"val_accuracy": 0.7, "training_iteration": 1})
+    assert search.live_trials == set()
+
+
+def test_never_more_trials_than_num_samples_even_with_a_stale_counter():
+    search = limiter(max_concurrent=4, num_samples=3)
+    assert search.suggest("a") is not None
+    # Two more trials exist than the searcher's snapshot counted.
+    search.reconcile({"a": "TERMINATED", "b": "TERMINATED", "c": "RUNNING"})
+    assert search.suggest("d") == Searcher.FINISHED
+
+
+def test_the_reconciled_state_round_trips_through_tune_save_and_restore():
+    search = limiter(max_concurrent=2)
+    search.suggest("a")
+    search.reconcile({"a": "RUNNING", "b": "PENDING"})
+    restored = limiter(max_concurrent=2)
+    restored.set_state(search.get_state())
+    assert restored.live_trials == {"a", "b"} and restored.created == 2
