@@ -4,6 +4,11 @@ import os
 
 import pytest
 
+from tests.s3 import S3Server, start_s3_server, use_credentials
+
+# Before any Ray starts, so its workers inherit them (see tests/s3.py).
+use_credentials()
+
 
 @pytest.fixture(scope="session")
 def ray_session():
@@ -19,3 +24,19 @@ def ray_session():
     )
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """One moto S3 server for the session; ``AWS_ENDPOINT_URL`` points every client at it."""
+    server = start_s3_server(tmp_path_factory.mktemp("moto") / "moto.log")
+    os.environ["AWS_ENDPOINT_URL"] = server.endpoint  # the driver subprocesses inherit it
+    yield server
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> str:
+    """A fresh, empty bucket: ``s3://<name>``."""
+    return f"s3://{s3_server.new_bucket()}"
