@@ -9,12 +9,16 @@ token from the environment or ``~/.ray/auth_token``.
 from __future__ import annotations
 
 import shlex
+import time
+import uuid
 from dataclasses import dataclass
 
 from search.errors import RaysweepError
 from search.spec import SweepSpec
 
 METADATA_KEY = "raysweep"
+NO_AGENT = "No available agent"
+AGENT_WAIT_S = 60.0
 
 
 class JobsError(RaysweepError):
@@ -51,16 +55,29 @@ def submit_sweep(spec: SweepSpec, *, address: str, storage: str | None, name: st
         f'raysweep run "$spec" {shlex.join(args)}'
     )
     client = _client(address)
-    try:
-        return str(
-            client.submit_job(
-                entrypoint=entrypoint,
-                runtime_env={"env_vars": {"RAYSWEEP_SPEC_YAML": spec.to_yaml()}},
-                metadata={METADATA_KEY: "1", "experiment": experiment},
+    # One id for every try: a retry of a request that did get through is refused as a
+    # duplicate instead of starting the sweep twice.
+    submission_id = f"raysweep_{experiment}_{uuid.uuid4().hex[:8]}"
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            return str(
+                client.submit_job(
+                    entrypoint=entrypoint,
+                    submission_id=submission_id,
+                    runtime_env={"env_vars": {"RAYSWEEP_SPEC_YAML": spec.to_yaml()}},
+                    metadata={METADATA_KEY: "1", "experiment": experiment},
+                )
             )
-        )
-    except Exception as exc:
-        raise JobsError(f"{address}: submit failed: {str(exc).splitlines()[0]}") from None
+        except Exception as exc:
+            message = str(exc)
+            if "already exists" in message:
+                return submission_id
+            # A head that has just started has no job agent yet: it comes within seconds.
+            if NO_AGENT in message and time.monotonic() < deadline:
+                time.sleep(2)
+                continue
+            raise JobsError(f"{address}: submit failed: {message.splitlines()[0]}") from None
 
 
 def list_sweeps(address: str) -> list[JobRow]:

@@ -95,6 +95,7 @@ def repair_missing_checkpoints(analysis: Any, exp: Location) -> int:
         if not checkpoint.exists():
             with tempfile.TemporaryDirectory(prefix="raysweep-placeholder-") as scratch:
                 write_placeholder(scratch, int(result.metrics["training_iteration"]))
+                checkpoint.mkdir()  # a local target must exist; object stores have no folders
                 pafs.copy_files(
                     scratch,
                     checkpoint.path,

@@ -40,3 +40,14 @@ def s3_server(tmp_path_factory):
 def s3_bucket(s3_server: S3Server) -> str:
     """A fresh, empty bucket: ``s3://<name>``."""
     return f"s3://{s3_server.new_bucket()}"
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request, tmp_path):
+    """An empty experiment directory on local disk, then in a real (moto) S3 bucket."""
+    from trainables.storage import Location
+
+    if request.param == "local":
+        return Location.of(tmp_path / "exp")
+    bucket = request.getfixturevalue("s3_bucket")
+    return Location.of(f"{bucket}/exp")

@@ -194,7 +194,7 @@ def finished(tmp_path_factory):
         "scheduler": {"type": "fifo"},
     }
 
-    return run_sweep(parse_spec(spec_dict(changes)), name="done", storage=str(storage)).path
+    return Path(run_sweep(parse_spec(spec_dict(changes)), name="done", storage=str(storage)).path)
 
 
 def test_resume_refuses_an_edited_search_space(finished, tmp_path, capsys):
@@ -276,3 +276,37 @@ def test_a_searcher_snapshot_older_than_the_trials_is_reconciled_on_resume(tmp_p
     assert len(statuses) == 3 and set(statuses.values()) == {"TERMINATED"}  # no 4th trial
     for epochs in read_ledger(exp).values():  # the second trial resumed, not restarted
         assert [e["epoch"] for e in epochs].count(1) == 1
+
+
+def test_a_checkpoint_deleted_after_the_last_snapshot_gets_a_placeholder(storage):
+    """Tune's snapshot may name a checkpoint that retention has deleted since."""
+    from types import SimpleNamespace
+
+    from search.resume import repair_missing_checkpoints
+    from trainables.checkpoint import SIDECAR_FILE
+    from trainables.recovery import read_sidecar
+
+    def trial(status: str, name: str) -> SimpleNamespace:
+        result = SimpleNamespace(
+            checkpoint=SimpleNamespace(path=(storage / name).path),
+            metrics={"training_iteration": 3},
+        )
+        manager = SimpleNamespace(latest_checkpoint_result=result)
+        return SimpleNamespace(
+            status=status, run_metadata=SimpleNamespace(checkpoint_manager=manager)
+        )
+
+    (storage / "trial_b/checkpoint_000002" / SIDECAR_FILE).write_text("{}")  # still there
+    analysis = SimpleNamespace(
+        trials=[
+            trial("RUNNING", "trial_a/checkpoint_000002"),
+            trial("RUNNING", "trial_b/checkpoint_000002"),
+            trial("TERMINATED", "trial_c/checkpoint_000002"),  # never resumed: left alone
+        ]
+    )
+    assert repair_missing_checkpoints(analysis, storage) == 1
+    assert read_sidecar(storage / "trial_a/checkpoint_000002") == {
+        "next_epoch": 3,
+        "placeholder": True,
+    }
+    assert not (storage / "trial_c").exists()

@@ -324,7 +324,7 @@ def test_pbt_continues_perturbed_trials_from_their_parents_weights(tmp_path):
 
     summary = run_sweep(parse_spec(spec_dict(PBT)), storage=str(tmp_path))
     assert summary.num_errors == 0
-    exp = summary.path
+    exp = Path(summary.path)
     # A trial PBT perturbed trains on under a new key (its config changed) from a later epoch.
     by_trial: dict[str, list[tuple[float, str, int]]] = {}
     for key, entries in read_ledger(exp).items():

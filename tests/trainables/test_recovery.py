@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 import torch
 
 from trainables.checkpoint import CHECKPOINT_FILE, save_checkpoint, write_placeholder
@@ -17,15 +16,6 @@ from trainables.recovery import (
     trial_dirs_for,
 )
 from trainables.storage import Location
-
-
-@pytest.fixture(params=["local", "s3"])
-def storage(request, tmp_path) -> Location:
-    """An empty experiment directory on local disk, then in a real (moto) S3 bucket."""
-    if request.param == "local":
-        return Location.of(tmp_path / "exp")
-    bucket = request.getfixturevalue("s3_bucket")
-    return Location.of(f"{bucket}/exp")
 
 
 def upload(local, target: Location) -> None:
