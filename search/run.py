@@ -87,9 +87,9 @@ def build_tuner(
     storage = Location.of(storage)
     scheduler = build_scheduler(spec.scheduler, baseline=spec.search.baseline, space=spec.space)
     search_alg, param_space = build_searcher(spec, experiment=storage / name)
-    callbacks: list[tune.Callback] = []
-    if isinstance(search_alg, ReconcilingLimiter):
-        callbacks.append(ReconcileCallback(search_alg))
+    limited = isinstance(search_alg, ReconcilingLimiter)
+    # Set right after a restore, whose searcher snapshot may be older or newer than its trials.
+    callbacks: list[tune.Callback] = [ReconcileCallback(search_alg)]
     if spec.scheduler.type == "asha":  # the one Tune scheduler with save/restore
         callbacks.append(SchedulerStateCallback(scheduler))
     if spec.tracking.mlflow is not None:
@@ -110,7 +110,8 @@ def build_tuner(
             mode=spec.metric.mode,
             search_alg=search_alg,
             scheduler=scheduler,
-            num_samples=spec.search.num_samples,
+            # The limiter counts trials (see searcher_state); PBT's generator needs the number.
+            num_samples=-1 if limited else spec.search.num_samples,
             reuse_actors=True,  # a fresh actor costs seconds of torch import per trial
             trial_dirname_creator=lambda trial: trial_dir_name(trial.trial_id),
         ),

@@ -8,8 +8,9 @@ never frees: the restored sweep hangs), Optuna has never heard of a running tria
 raise ``KeyError``), and the trial counter is behind (more trials than ``num_samples``).
 
 The trials are the truth: after every (re)start, the limiter adopts the trials Tune will run,
-forgets the ones that ended, and stops suggesting once ``num_samples`` trials exist; Optuna
-ignores results of trials it never suggested.
+forgets the ones that ended (passing their last result to Optuna), and counts ``num_samples``
+from the trials; Optuna ignores results of trials it never suggested. PBT's variant generator
+has the same live set, reconciled the same way.
 """
 
 from __future__ import annotations
@@ -51,7 +52,12 @@ class TolerantOptunaSearch(OptunaSearch):
 
 
 class ReconcilingLimiter(ConcurrencyLimiter):
-    """``ConcurrencyLimiter`` that can be brought in line with the trials Tune restored."""
+    """``ConcurrencyLimiter`` that can be brought in line with the trials Tune restored.
+
+    It, not Tune's counter, enforces ``num_samples`` (Tune is given no limit): the counter is
+    saved with the searcher and can be ahead of the trials, which would end a resumed sweep
+    short of trials that were suggested but never made it into Tune's snapshot.
+    """
 
     def __init__(self, searcher: Searcher, max_concurrent: int, num_samples: int) -> None:
         super().__init__(searcher, max_concurrent=max_concurrent)
@@ -66,9 +72,9 @@ class ReconcilingLimiter(ConcurrencyLimiter):
             self.created += 1
         return suggestion  # type: ignore[no-any-return]
 
-    def reconcile(self, statuses: dict[str, str]) -> None:
+    def reconcile(self, trials: list[Any]) -> None:
         """Make the live set exactly the trials that haven't ended; count every trial."""
-        live = {trial_id for trial_id, status in statuses.items() if status not in ENDED}
+        live = {t.trial_id for t in trials if t.status not in ENDED}
         if live != self.live_trials:
             logger.warning(
                 "restored searcher state disagreed with the trials (live %s, trials %s): "
@@ -76,26 +82,42 @@ class ReconcilingLimiter(ConcurrencyLimiter):
                 sorted(self.live_trials),
                 sorted(live),
             )
+        for trial in trials:
+            if trial.trial_id in self.live_trials - live:
+                # It ended after the searcher's snapshot: tell the sampler what it missed.
+                self.searcher.on_trial_complete(
+                    trial.trial_id, result=trial.last_result, error=trial.status == "ERROR"
+                )
         self.live_trials = live
         self.num_unfinished_live_trials = len(live)
-        self.created = max(self.created, len(statuses))
+        self.created = len(trials)
+
+
+def reconcile_generator(generator: Any, trials: list[Any]) -> None:
+    """PBT's ``BasicVariantGenerator``: only trials that haven't ended hold a slot."""
+    generator._live_trials = {t.trial_id for t in trials if t.status not in ENDED}
 
 
 class ReconcileCallback(Callback):
-    """Reconciles the limiter once per session, at the first step, when Tune's trials are in.
+    """Reconciles the search algorithm once per session, at the first step, when Tune's trials
+    are in.
 
-    It holds the limiter itself: Tune pickles callbacks and the search algorithm together, so
-    after ``Tuner.restore`` this is the very limiter Tune suggests through.
+    It holds the search algorithm itself: Tune pickles callbacks and the search algorithm
+    together (``tuner.pkl``), so after ``Tuner.restore`` this is the very object Tune uses.
     """
 
-    def __init__(self, limiter: ReconcilingLimiter) -> None:
-        self.limiter = limiter
+    def __init__(self, search_alg: Any) -> None:
+        self.search_alg = search_alg
         self.pending = True
 
     def setup(self, *args: Any, **info: Any) -> None:
         self.pending = True
 
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
-        if self.pending:
-            self.pending = False
-            self.limiter.reconcile({t.trial_id: t.status for t in trials})
+        if not self.pending:
+            return
+        self.pending = False
+        if isinstance(self.search_alg, ReconcilingLimiter):
+            self.search_alg.reconcile(trials)
+        else:
+            reconcile_generator(self.search_alg, trials)

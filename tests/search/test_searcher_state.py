@@ -20,9 +20,10 @@ def limiter(max_concurrent: int = 1, num_samples: int = 3) -> ReconcilingLimiter
     )
 
 
-class FakeTrial:  # what Tune's callbacks see of a trial: its id and status
-    def __init__(self, trial_id: str, status: str) -> None:
+class FakeTrial:  # what Tune's callbacks see of a trial
+    def __init__(self, trial_id: str, status: str, last: float | None = None) -> None:
         self.trial_id, self.status = trial_id, status
+        self.last_result = None if last is None else {"val_accuracy": last}
 
 
 def test_a_finished_trial_left_live_by_a_stale_snapshot_frees_its_slot():
@@ -32,14 +33,19 @@ def test_a_finished_trial_left_live_by_a_stale_snapshot_frees_its_slot():
     # Restored: "a" ended before the kill, the stale searcher never heard.
     callback = ReconcileCallback(search)
     callback.setup()
-    callback.on_step_begin(0, [FakeTrial("a", "TERMINATED")])
+    callback.on_step_begin(0, [FakeTrial("a", "TERMINATED", last=0.9)])
     assert search.suggest("b") is not None  # the restored sweep goes on instead of hanging
+    # and the sampler learned the result the stale snapshot missed
+    assert search.searcher._completed_trials == {"a"}
+    study = search.searcher._ot_study
+    assert [t.value for t in study.trials if t.state.is_finished()] == [0.9]
 
 
 def test_results_of_a_trial_the_searcher_never_suggested_are_skipped_not_fatal(caplog):
     search = limiter(max_concurrent=2)
     assert search.suggest("a") is not None
-    search.reconcile({"a": "RUNNING", "b": "RUNNING"})  # "b" came after the searcher snapshot
+    # "b" came after the searcher snapshot
+    search.reconcile([FakeTrial("a", "RUNNING"), FakeTrial("b", "RUNNING")])
     search.on_trial_result("b", {"val_accuracy": 0.5, "training_iteration": 1})
     search.on_trial_complete("b", {"val_accuracy": 0.5, "training_iteration": 1})
     assert "missing from the restored searcher state" in caplog.text
@@ -51,14 +57,41 @@ def test_never_more_trials_than_num_samples_even_with_a_stale_counter():
     search = limiter(max_concurrent=4, num_samples=3)
     assert search.suggest("a") is not None
     # Two more trials exist than the searcher's snapshot counted.
-    search.reconcile({"a": "TERMINATED", "b": "TERMINATED", "c": "RUNNING"})
+    search.reconcile(
+        [
+            FakeTrial("a", "TERMINATED", 0.5),
+            FakeTrial("b", "TERMINATED"),
+            FakeTrial("c", "RUNNING"),
+        ]
+    )
     assert search.suggest("d") == Searcher.FINISHED
+
+
+def test_a_trial_suggested_but_lost_from_tunes_snapshot_is_suggested_again():
+    search = limiter(max_concurrent=4, num_samples=3)
+    for trial_id in "abc":  # the searcher's snapshot saw three suggestions ...
+        assert search.suggest(trial_id) is not None
+    # ... Tune's saw two: the sweep must still reach num_samples
+    search.reconcile([FakeTrial("a", "TERMINATED", 0.5), FakeTrial("b", "RUNNING")])
+    assert search.suggest("d") not in (None, Searcher.FINISHED)
+    assert search.suggest("e") == Searcher.FINISHED
+
+
+def test_pbt_generator_slots_follow_the_trials():
+    from ray.tune.search import BasicVariantGenerator
+
+    generator = BasicVariantGenerator(max_concurrent=1)
+    generator._live_trials = {"a"}  # stale: "a" ended
+    callback = ReconcileCallback(generator)
+    callback.setup()
+    callback.on_step_begin(0, [FakeTrial("a", "TERMINATED"), FakeTrial("b", "RUNNING")])
+    assert generator._live_trials == {"b"}
 
 
 def test_the_reconciled_state_round_trips_through_tune_save_and_restore():
     search = limiter(max_concurrent=2)
     search.suggest("a")
-    search.reconcile({"a": "RUNNING", "b": "PENDING"})
+    search.reconcile([FakeTrial("a", "RUNNING"), FakeTrial("b", "PENDING")])
     restored = limiter(max_concurrent=2)
     restored.set_state(search.get_state())
     assert restored.live_trials == {"a", "b"} and restored.created == 2
