@@ -54,7 +54,8 @@ class BudgetLimiter(Searcher):
         if self.spent is not None:
             logger.warning("%s: starting no new trials", self.spent)
             record = {"reason": self.spent, "epochs": self.epochs, "elapsed_s": self.elapsed()}
-            (self.experiment / BUDGET_FILE).write_text(json.dumps(record))
+            # Location.of: sweeps started before pyarrow storage pickled the path as a str.
+            (Location.of(self.experiment) / BUDGET_FILE).write_text(json.dumps(record))
 
     def set_search_properties(self, metric: Any, mode: Any, config: dict, **spec: Any) -> bool:
         return self.searcher.set_search_properties(metric, mode, config, **spec)

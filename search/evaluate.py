@@ -14,8 +14,8 @@ import torch
 from search.data_spec import load_data
 from search.errors import ExportError, SpecError
 from search.export import checkpoint_uri, provenance, write_parquet
+from search.models import trial_checkpoint
 from search.results import load_results
-from trainables.checkpoint import has_state, read_checkpoint
 from trainables.config import TrainConfig
 from trainables.loop import score_model
 from trainables.model import Architecture, build_model
@@ -46,12 +46,9 @@ def evaluate_experiment(path: str, *, top: int = 1) -> tuple[str, list[TestResul
     score_name = "test_accuracy" if data.n_classes else "test_mae"
     rows: list[TestResult] = []
     for trial in [t for t in results.ranked() if t.rank is not None][:top]:
-        if trial.checkpoint is None:
+        payload = trial_checkpoint(trial)
+        if payload is None:
             continue
-        with trial.checkpoint.as_directory() as local:
-            if not has_state(local):
-                continue
-            payload = read_checkpoint(local)
         config = TrainConfig.from_dict(payload["train_config"])
         model = build_model(
             config,

@@ -33,7 +33,7 @@ def probe_storage(root: Location) -> None:
         root.mkdir()
         probe.write_bytes(b"raysweep")
         probe.delete()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: pyarrow's invalid-path errors
         reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
         raise StorageError(f"storage {str(root)!r} is not writable: {reason}") from None
 
@@ -45,7 +45,7 @@ def experiment_dir(storage: Location, name: str) -> Location:
 def ensure_new(path: Location) -> None:
     try:
         taken = bool(path.children())
-    except OSError:  # unreachable storage: the probe says why, in one line
+    except (OSError, ValueError):  # unreachable storage: the probe says why, in one line
         return
     if taken:
         raise ExperimentExistsError(

@@ -79,15 +79,23 @@ class Ledger:
 def read_ledger(experiment_dir: Where) -> dict[str, list[dict]]:
     """Every trial key's trained epochs, in the order they were trained."""
     ledger: dict[str, list[dict]] = {}
-    for folder in (Location.of(experiment_dir) / LEDGER_DIR).children():
-        entries = [
-            json.loads(line)
-            for run in folder.children()
-            for line in _read_or_empty(run).splitlines()
-            if line
-        ]
-        ledger[folder.name] = sorted(entries, key=lambda e: e["t"])
+    for folder in _visible((Location.of(experiment_dir) / LEDGER_DIR).children()):
+        # Sweeps started before per-run ledger files kept one appended <key>.jsonl per key.
+        runs = [folder] if folder.name.endswith(".jsonl") else _visible(folder.children())
+        entries = []
+        for run in runs:
+            for line in _read_or_empty(run).splitlines():
+                try:
+                    entries.append(json.loads(line))
+                except ValueError:  # the torn last line of a writer killed mid-append
+                    pass
+        ledger[folder.name.removesuffix(".jsonl")] = sorted(entries, key=lambda e: e["t"])
     return ledger
+
+
+def _visible(locations: list[Location]) -> list[Location]:
+    """Without the temp files a writer killed before its rename leaves (``.name.tmp``)."""
+    return [loc for loc in locations if not loc.name.startswith(".")]
 
 
 def _read_or_empty(location: Location) -> str:
@@ -99,7 +107,8 @@ def _read_or_empty(location: Location) -> str:
 
 def trial_dirs_for(experiment_dir: Where, key: str) -> list[Location]:
     experiment = Location.of(experiment_dir)
-    return [experiment / entry.name for entry in (experiment / INDEX_DIR / key).children()]
+    entries = _visible((experiment / INDEX_DIR / key).children())
+    return [experiment / entry.name for entry in entries]
 
 
 def read_sidecar(directory: Where) -> dict:

@@ -28,6 +28,7 @@ _SCHEMES = {"gcs": "gs"}
 class Location:
     fs: pafs.FileSystem
     path: str  # in ``fs``: absolute for a local one, "bucket/key" for object stores
+    query: str = ""  # the URI's options (``endpoint_override=...``), kept for ``uri``
 
     @classmethod
     def of(cls, where: Location | str | os.PathLike[str]) -> Location:
@@ -37,7 +38,10 @@ class Location:
         text = os.fspath(where)
         if "://" in text and not text.startswith("file://"):
             fs, path = pafs.FileSystem.from_uri(text)  # raises ValueError/OSError when unknown
-            return cls(fs, path.rstrip("/"))
+            if not path.strip("/"):
+                raise ValueError(f"{text!r} names no bucket or folder")
+            query = text.split("?", 1)[1] if "?" in text else ""
+            return cls(fs, path.rstrip("/"), query)
         local = Path(text.removeprefix("file://")).expanduser().resolve()
         return cls(pafs.LocalFileSystem(), str(local))
 
@@ -50,7 +54,7 @@ class Location:
         if self.is_local:
             return self.path
         scheme = _SCHEMES.get(self.fs.type_name, self.fs.type_name)
-        return f"{scheme}://{self.path}"
+        return f"{scheme}://{self.path}" + (f"?{self.query}" if self.query else "")
 
     @property
     def tune_filesystem(self) -> pafs.FileSystem | None:
@@ -61,7 +65,7 @@ class Location:
         return self.uri
 
     def __truediv__(self, name: str | os.PathLike[str]) -> Location:
-        return Location(self.fs, f"{self.path.rstrip('/')}/{os.fspath(name)}")
+        return Location(self.fs, f"{self.path.rstrip('/')}/{os.fspath(name)}", self.query)
 
     @property
     def name(self) -> str:
@@ -69,7 +73,7 @@ class Location:
 
     @property
     def parent(self) -> Location:
-        return Location(self.fs, self.path.rstrip("/").rsplit("/", 1)[0] or "/")
+        return Location(self.fs, self.path.rstrip("/").rsplit("/", 1)[0] or "/", self.query)
 
     def _type(self) -> pafs.FileType:
         return self.fs.get_file_info(self.path).type
@@ -90,7 +94,8 @@ class Location:
             infos = self.fs.get_file_info(selector)
         except (NotADirectoryError, FileNotFoundError):
             return []
-        return sorted((Location(self.fs, i.path) for i in infos), key=lambda loc: loc.path)
+        found = (Location(self.fs, i.path, self.query) for i in infos)
+        return sorted(found, key=lambda loc: loc.path)
 
     def read_bytes(self) -> bytes:
         with self.fs.open_input_stream(self.path) as f:
@@ -119,6 +124,7 @@ class Location:
 
     def download(self, target: str | os.PathLike[str]) -> None:
         """Copy this directory's tree into the local directory ``target``."""
+        os.makedirs(target, exist_ok=True)  # pyarrow creates no local destination folder
         pafs.copy_files(
             self.path,
             os.fspath(target),

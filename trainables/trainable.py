@@ -79,14 +79,15 @@ def _is_better(value: float, best: float | None, mode: str) -> bool:
     return value > best if mode == "max" else value < best
 
 
-def _tune_checkpoint() -> Path | None:
-    """The checkpoint Tune restored this trial from, as a local directory."""
+def _tune_checkpoint(scratch: str) -> Path | None:
+    """The checkpoint Tune restored this trial from, as a local directory (for remote
+    storage, a copy in ``scratch``)."""
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
         return None
     if checkpoint.filesystem.type_name == "local":
         return Path(checkpoint.path)
-    return Path(checkpoint.to_directory())  # remote storage: a local copy
+    return Path(checkpoint.to_directory(scratch))
 
 
 def _restore_points(
@@ -148,29 +149,30 @@ def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
     trial_id = tune.get_context().get_trial_id()
     ledger = Ledger(experiment, key, trial_id)
     trial_dir = experiment / trial_dir_name(trial_id)
-    tune_checkpoint = _tune_checkpoint()
-    known = 0 if tune_checkpoint is None else checkpoint_epoch(tune_checkpoint) or 0
-    trial_dirs = [trial_dir, *trial_dirs_for(experiment, key)]
-    points = _restore_points(key, tune_checkpoint, known, trial_dirs)
-    point = restore_newest(state, points)
-    if point is None and known and tune_checkpoint is not None:
-        if checkpoint_key(tune_checkpoint) not in (key, None):
-            # A PBT clone whose parent checkpoint is unusable has no weights to continue from:
-            # fail, so Tune retries or reports it, rather than train something else.
-            raise CheckpointError(f"{tune_checkpoint}: the parent checkpoint is unusable")
-    if point is not None:
-        logger.info("resuming %s at epoch %d from %s", key, state.next_epoch, point.directory)
-        if point.train_config != cfg.to_dict():
-            apply_hyperparameters(state.optimizer, state.lr_scheduler, cfg)
-    tensors = TensorData.from_dataset(data, device)
+    with tempfile.TemporaryDirectory(prefix="raysweep-restore-") as scratch:
+        tune_checkpoint = _tune_checkpoint(scratch)
+        known = 0 if tune_checkpoint is None else checkpoint_epoch(tune_checkpoint) or 0
+        trial_dirs = [trial_dir, *trial_dirs_for(experiment, key)]
+        points = _restore_points(key, tune_checkpoint, known, trial_dirs)
+        point = restore_newest(state, points)
+        if point is None and known and tune_checkpoint is not None:
+            if checkpoint_key(tune_checkpoint) not in (key, None):
+                # A PBT clone whose parent checkpoint is unusable has no weights to continue from:
+                # fail, so Tune retries or reports it, rather than train something else.
+                raise CheckpointError(f"{tune_checkpoint}: the parent checkpoint is unusable")
+        if point is not None:
+            logger.info("resuming %s at epoch %d from %s", key, state.next_epoch, point.directory)
+            if point.train_config != cfg.to_dict():
+                apply_hyperparameters(state.optimizer, state.lr_scheduler, cfg)
+        tensors = TensorData.from_dataset(data, device)
 
-    # 2. Catch up: retrain silently what a corrupt checkpoint lost (Tune has those results),
-    #    re-report what Tune lost but the checkpoint has.
-    while state.next_epoch < known:
-        run_epoch(state, tensors)
-        ledger.record(state.next_epoch)
-    if _replay(state, known, point):
-        return
+        # 2. Catch up: retrain silently what a corrupt checkpoint lost (Tune has those results),
+        #    re-report what Tune lost but the checkpoint has.
+        while state.next_epoch < known:
+            run_epoch(state, tensors)
+            ledger.record(state.next_epoch)
+        if _replay(state, known, point):
+            return
 
     # 3. Train.
     node = _node_id()
