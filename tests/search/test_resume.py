@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import signal
 from collections import Counter
 from pathlib import Path
@@ -242,21 +243,33 @@ def snapshot_trials(exp: Path) -> dict[str, str]:
 def test_a_searcher_snapshot_older_than_the_trials_is_reconciled_on_resume(tmp_path, caplog):
     """The torn snapshot a driver killed mid-upload leaves (seen with S3): the searcher's
     files from before the first trial ended, the trials' from the second trial's run."""
-    spec = write_spec(
-        tmp_path, {**RESUMABLE, "search.num_samples": 3, "scheduler": {"type": "fifo"}}
-    )
+    # Trials of 30 epochs: each stays RUNNING for a few snapshots.
+    changes = {"search.num_samples": 3, "scheduler": {"type": "fifo"}, "fixed.epochs": 30}
+    spec = write_spec(tmp_path, {**RESUMABLE, **changes})
     exp = tmp_path / "runs" / "sweep"
     proc = start_raysweep(["run", str(spec)], cwd=tmp_path, log=tmp_path / "run.log")
+    stale: dict[str, bytes] = {}
+
+    def first_trial_running_in_both() -> bool:
+        # Tune's files are copied one by one even here: take the searcher's only when it,
+        # like the trials' snapshot, has the first trial and nothing more.
+        trials = snapshot_trials(exp)
+        stale.clear()
+        for pattern in ("search_gen_state-*", "searcher-state-*"):
+            stale.update({p.name: p.read_bytes() for p in exp.glob(pattern)})
+        generator = [v for k, v in stale.items() if k.startswith("search_gen_state")]
+        try:
+            live = pickle.loads(generator[0])["name:ReconcilingLimiter"]["live_trials"]
+        except (IndexError, KeyError, EOFError, pickle.UnpicklingError):
+            return False
+        return list(trials.values()) == ["RUNNING"] and live == set(trials)
+
     wait_for(
-        lambda: (
-            list(snapshot_trials(exp).values()) == ["RUNNING"]
-            and bool(list(exp.glob("searcher-state-*")))
-        ),
+        first_trial_running_in_both,
         timeout=120,
         what="a snapshot with the first trial running",
         proc=proc,
     )
-    stale = {p.name: p.read_bytes() for p in exp.glob("search*-state-*")}
     wait_for(
         lambda: len(snapshot_trials(exp)) == 2,
         timeout=120,
