@@ -81,13 +81,12 @@ def build_tuner(
     from search.scheduler_state import SchedulerStateCallback
     from search.schedulers import build_scheduler
     from search.searcher import build_searcher
-    from search.searcher_state import ReconcileCallback, ReconcilingLimiter
+    from search.searcher_state import ReconcileCallback
     from trainables.trainable import trial_dir_name
 
     storage = Location.of(storage)
     scheduler = build_scheduler(spec.scheduler, baseline=spec.search.baseline, space=spec.space)
     search_alg, param_space = build_searcher(spec, experiment=storage / name)
-    limited = isinstance(search_alg, ReconcilingLimiter)
     # Set right after a restore, whose searcher snapshot may be older or newer than its trials.
     callbacks: list[tune.Callback] = [ReconcileCallback(search_alg)]
     if spec.scheduler.type == "asha":  # the one Tune scheduler with save/restore
@@ -110,8 +109,7 @@ def build_tuner(
             mode=spec.metric.mode,
             search_alg=search_alg,
             scheduler=scheduler,
-            # The limiter counts trials (see searcher_state); PBT's generator needs the number.
-            num_samples=-1 if limited else spec.search.num_samples,
+            num_samples=spec.search.num_samples,
             reuse_actors=True,  # a fresh actor costs seconds of torch import per trial
             trial_dirname_creator=lambda trial: trial_dir_name(trial.trial_id),
         ),

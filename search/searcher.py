@@ -34,6 +34,7 @@ def _pbt_population(spec: SweepSpec) -> tuple[Any, dict[str, Any]]:
 
 def _optuna_searcher(spec: SweepSpec, *, experiment: Location) -> Any:
     from optuna.exceptions import ExperimentalWarning
+    from ray.tune.search import SearchGenerator
 
     from search.budget import BudgetLimiter
     from search.samplers import build_sampler
@@ -63,6 +64,7 @@ def _optuna_searcher(spec: SweepSpec, *, experiment: Location) -> Any:
             time_budget_s=spec.search.time_budget_s,
             max_total_epochs=spec.search.max_total_epochs,
         )
-    return ReconcilingLimiter(
-        searcher, max_concurrent=spec.search.max_concurrent, num_samples=spec.search.num_samples
+    # Wrapped here rather than by Tune, so the reconcile callback holds the generator too.
+    return SearchGenerator(
+        ReconcilingLimiter(searcher, max_concurrent=spec.search.max_concurrent)
     )

@@ -8,9 +8,9 @@ never frees: the restored sweep hangs), Optuna has never heard of a running tria
 raise ``KeyError``), and the trial counter is behind (more trials than ``num_samples``).
 
 The trials are the truth: after every (re)start, the limiter adopts the trials Tune will run,
-forgets the ones that ended (passing their last result to Optuna), and counts ``num_samples``
-from the trials; Optuna ignores results of trials it never suggested. PBT's variant generator
-has the same live set, reconciled the same way.
+forgets the ones that ended (passing their last result to Optuna), and Tune's trial counter is
+set to the number of trials; Optuna ignores results of trials it never suggested. PBT's
+variant generator has the same live set, reconciled the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from ray.tune import Callback
-from ray.tune.search import ConcurrencyLimiter, Searcher
+from ray.tune.search import ConcurrencyLimiter, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
 
 logger = logging.getLogger(__name__)
@@ -52,28 +52,10 @@ class TolerantOptunaSearch(OptunaSearch):
 
 
 class ReconcilingLimiter(ConcurrencyLimiter):
-    """``ConcurrencyLimiter`` that can be brought in line with the trials Tune restored.
-
-    It, not Tune's counter, enforces ``num_samples`` (Tune is given no limit): the counter is
-    saved with the searcher and can be ahead of the trials, which would end a resumed sweep
-    short of trials that were suggested but never made it into Tune's snapshot.
-    """
-
-    def __init__(self, searcher: Searcher, max_concurrent: int, num_samples: int) -> None:
-        super().__init__(searcher, max_concurrent=max_concurrent)
-        self.num_samples = num_samples
-        self.created = 0  # trials suggested, this session and earlier ones
-
-    def suggest(self, trial_id: str) -> dict | None | str:  # type: ignore[override]
-        if self.created >= self.num_samples:
-            return Searcher.FINISHED
-        suggestion = super().suggest(trial_id)
-        if suggestion not in (None, Searcher.FINISHED):
-            self.created += 1
-        return suggestion  # type: ignore[no-any-return]
+    """``ConcurrencyLimiter`` that can be brought in line with the trials Tune restored."""
 
     def reconcile(self, trials: list[Any]) -> None:
-        """Make the live set exactly the trials that haven't ended; count every trial."""
+        """Make the live set exactly the trials that haven't ended."""
         live = {t.trial_id for t in trials if t.status not in ENDED}
         if live != self.live_trials:
             logger.warning(
@@ -90,7 +72,16 @@ class ReconcilingLimiter(ConcurrencyLimiter):
                 )
         self.live_trials = live
         self.num_unfinished_live_trials = len(live)
-        self.created = len(trials)
+
+
+def reconcile_search(search: SearchGenerator, trials: list[Any]) -> None:
+    """The limiter's live set, and Tune's trial counter (saved with the searcher, so it can be
+    ahead of the trials, or behind): a suggestion Tune lost is made again, and ``num_samples``
+    is never exceeded."""
+    limiter = search.searcher
+    assert isinstance(limiter, ReconcilingLimiter)
+    limiter.reconcile(trials)
+    search._counter = len(trials)
 
 
 def reconcile_generator(generator: Any, trials: list[Any]) -> None:
@@ -117,7 +108,7 @@ class ReconcileCallback(Callback):
         if not self.pending:
             return
         self.pending = False
-        if isinstance(self.search_alg, ReconcilingLimiter):
-            self.search_alg.reconcile(trials)
+        if isinstance(self.search_alg, SearchGenerator):
+            reconcile_search(self.search_alg, trials)
         else:
             reconcile_generator(self.search_alg, trials)

@@ -50,14 +50,18 @@ def node_ids(exp) -> set[str]:
     return ids
 
 
-def test_a_sweep_with_address_runs_trials_on_several_nodes(cluster, tmp_path):
+def test_a_sweep_with_address_and_s3_storage_runs_trials_on_several_nodes(
+    cluster, s3_bucket, tmp_path
+):
+    # The set-up cluster.yaml describes: every node reads and writes the experiment in S3.
     spec = write_spec(tmp_path, {"fixed.epochs": 3, "search.num_samples": 4})
+    storage = f"{s3_bucket}/sweeps"
     proc = raysweep(
-        ["run", str(spec), "--address", cluster.address, "--storage", str(tmp_path / "runs")],
-        tmp_path,
+        ["run", str(spec), "--address", cluster.address, "--storage", storage], tmp_path
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert len(node_ids(tmp_path / "runs" / "multi")) == 2  # both worker nodes trained
+    assert len(node_ids(f"{storage}/multi")) == 2  # both worker nodes trained
+    assert not (tmp_path / "runs").exists()
 
 
 def test_a_lost_node_is_survived_from_checkpoints(cluster, tmp_path):

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import optuna
-from ray.tune.search import Searcher
+from ray.tune.search import SearchGenerator
 
 from search.searcher_state import ReconcileCallback, ReconcilingLimiter, TolerantOptunaSearch
 
 
-def limiter(max_concurrent: int = 1, num_samples: int = 3) -> ReconcilingLimiter:
+def limiter(max_concurrent: int = 1) -> ReconcilingLimiter:
     optuna_search = TolerantOptunaSearch(
         space={"lr": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)},
         metric="val_accuracy",
         mode="max",
         sampler=optuna.samplers.RandomSampler(seed=0),
     )
-    return ReconcilingLimiter(
-        optuna_search, max_concurrent=max_concurrent, num_samples=num_samples
-    )
+    return ReconcilingLimiter(optuna_search, max_concurrent=max_concurrent)
 
 
 class FakeTrial:  # what Tune's callbacks see of a trial
@@ -31,7 +29,7 @@ def test_a_finished_trial_left_live_by_a_stale_snapshot_frees_its_slot():
     assert search.suggest("a") is not None
     assert search.suggest("b") is None  # one at a time: "a" holds the slot
     # Restored: "a" ended before the kill, the stale searcher never heard.
-    callback = ReconcileCallback(search)
+    callback = ReconcileCallback(SearchGenerator(search))
     callback.setup()
     callback.on_step_begin(0, [FakeTrial("a", "TERMINATED", last=0.9)])
     assert search.suggest("b") is not None  # the restored sweep goes on instead of hanging
@@ -53,28 +51,29 @@ def test_results_of_a_trial_the_searcher_never_suggested_are_skipped_not_fatal(c
     assert search.live_trials == set()
 
 
+def generator(num_samples: int, max_concurrent: int) -> SearchGenerator:
+    search = SearchGenerator(limiter(max_concurrent=max_concurrent))
+    search._total_samples = num_samples  # what Tune sets from TuneConfig.num_samples
+    return search
+
+
 def test_never_more_trials_than_num_samples_even_with_a_stale_counter():
-    search = limiter(max_concurrent=4, num_samples=3)
-    assert search.suggest("a") is not None
-    # Two more trials exist than the searcher's snapshot counted.
-    search.reconcile(
-        [
-            FakeTrial("a", "TERMINATED", 0.5),
-            FakeTrial("b", "TERMINATED"),
-            FakeTrial("c", "RUNNING"),
-        ]
-    )
-    assert search.suggest("d") == Searcher.FINISHED
+    search = generator(num_samples=3, max_concurrent=4)
+    search._counter = 1  # the searcher's snapshot saw one trial, Tune's three
+    callback = ReconcileCallback(search)
+    callback.setup()
+    trials = [FakeTrial("a", "TERMINATED", 0.5), FakeTrial("b", "TERMINATED")]
+    callback.on_step_begin(0, [*trials, FakeTrial("c", "RUNNING")])
+    assert search.is_finished()  # no fourth trial
 
 
 def test_a_trial_suggested_but_lost_from_tunes_snapshot_is_suggested_again():
-    search = limiter(max_concurrent=4, num_samples=3)
-    for trial_id in "abc":  # the searcher's snapshot saw three suggestions ...
-        assert search.suggest(trial_id) is not None
-    # ... Tune's saw two: the sweep must still reach num_samples
-    search.reconcile([FakeTrial("a", "TERMINATED", 0.5), FakeTrial("b", "RUNNING")])
-    assert search.suggest("d") not in (None, Searcher.FINISHED)
-    assert search.suggest("e") == Searcher.FINISHED
+    search = generator(num_samples=3, max_concurrent=4)
+    search._counter = 3  # the searcher's snapshot saw three suggestions, Tune's two
+    callback = ReconcileCallback(search)
+    callback.setup()
+    callback.on_step_begin(0, [FakeTrial("a", "TERMINATED", 0.5), FakeTrial("b", "RUNNING")])
+    assert not search.is_finished() and search._counter == 2
 
 
 def test_pbt_generator_slots_follow_the_trials():
@@ -94,4 +93,4 @@ def test_the_reconciled_state_round_trips_through_tune_save_and_restore():
     search.reconcile([FakeTrial("a", "RUNNING"), FakeTrial("b", "PENDING")])
     restored = limiter(max_concurrent=2)
     restored.set_state(search.get_state())
-    assert restored.live_trials == {"a", "b"} and restored.created == 2
+    assert restored.live_trials == {"a", "b"}
