@@ -65,6 +65,4 @@ def _optuna_searcher(spec: SweepSpec, *, experiment: Location) -> Any:
             max_total_epochs=spec.search.max_total_epochs,
         )
     # Wrapped here rather than by Tune, so the reconcile callback holds the generator too.
-    return SearchGenerator(
-        ReconcilingLimiter(searcher, max_concurrent=spec.search.max_concurrent)
-    )
+    return SearchGenerator(ReconcilingLimiter(searcher, max_concurrent=spec.search.max_concurrent))

@@ -51,7 +51,8 @@ SAMPLER_SPACES = {
 def suggestions(changes: dict, n: int) -> list[dict]:
     """The first ``n`` configs the searcher suggests, each trial told a made-up result."""
     spec = parse_spec(spec_dict(changes))
-    searcher, _ = build_searcher(spec, experiment=Path("/nonexistent"))
+    generator, _ = build_searcher(spec, experiment=Path("/nonexistent"))
+    searcher = generator.searcher  # Tune drives the Searcher through this SearchGenerator
     out = []
     for i in range(n):
         config = searcher.suggest(f"t{i}")
