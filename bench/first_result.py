@@ -1,7 +1,7 @@
 """Time to first result: ``raysweep run SPEC --storage DIR`` as a subprocess (the real CLI).
 
 Clock starts just before the process is spawned. The first result is the first line of
-``.raysweep/ledger/*.jsonl`` (each trained epoch appends one, with a ``t`` timestamp); the first
+raysweep's ledger (each trained epoch records one entry, with a ``t`` timestamp); the first
 checkpoint folder is noted too. The sweep then runs to the end, which also gives the CLI's
 own overhead ratio (Ray start-up and shutdown included). ``RAY_ADDRESS=local`` makes the CLI
 start its own Ray even if another one runs on this machine.
@@ -9,7 +9,6 @@ start its own Ray even if another one runs on this machine.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from bench.common import (
     SweepShape,
     digits_spec,
     epoch_times,
+    ledger_lines,
     log,
     shares,
     start_run,
@@ -30,19 +30,8 @@ GOAL_S = 10.0
 
 
 def _first_ledger_line(experiment: Path) -> dict[str, Any] | None:
-    folder = experiment / ".raysweep" / "ledger"
-    if not folder.is_dir():
-        return None
-    first: dict[str, Any] | None = None
-    for path in folder.glob("*.jsonl"):
-        try:
-            line = path.read_text().splitlines()[0]
-            entry = json.loads(line)
-        except (OSError, IndexError, ValueError):
-            continue
-        if first is None or entry["t"] < first["t"]:
-            first = entry
-    return first
+    entries = ledger_lines(experiment)
+    return min(entries, key=lambda e: e["t"]) if entries else None
 
 
 def _process_start(pid: int) -> float | None:

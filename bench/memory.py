@@ -21,6 +21,7 @@ from typing import Any
 from bench.common import (
     Measurement,
     TreeMemory,
+    ledger_lines,
     log,
     mib,
     start_run,
@@ -68,7 +69,7 @@ def _peak(a: TreeMemory | None, b: TreeMemory | None) -> TreeMemory | None:
 def _sweep(workdir: Path, logfile: Path, name: str, n_samples: int) -> dict[str, Any]:
     spec = write_yaml(workdir / f"{name}.yaml", _spec(name, n_samples))
     storage = workdir / "memory-runs"
-    ledger = storage / name / ".raysweep" / "ledger"
+    experiment = storage / name
     overall: TreeMemory | None = None
     training: TreeMemory | None = None
     rss_peak = 0
@@ -81,7 +82,7 @@ def _sweep(workdir: Path, logfile: Path, name: str, n_samples: int) -> dict[str,
             samples += 1
             overall = _peak(overall, now)
             rss_peak = max(rss_peak, 0 if now is None else now.rss)
-            if ledger.is_dir() and any(ledger.glob("*.jsonl")):
+            if ledger_lines(experiment):  # a trial has trained an epoch
                 training = _peak(training, now)
             time.sleep(0.1)
         wall = time.perf_counter() - started
