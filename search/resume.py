@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from typing import Any
-
-import pyarrow.fs as pafs
 
 from search.errors import ResumeError
 from search.experiment import SPEC_FILE, read_identity
@@ -93,15 +90,7 @@ def repair_missing_checkpoints(analysis: Any, exp: Location) -> int:
             continue
         checkpoint = Location(exp.fs, result.checkpoint.path)
         if not checkpoint.exists():
-            with tempfile.TemporaryDirectory(prefix="raysweep-placeholder-") as scratch:
-                write_placeholder(scratch, int(result.metrics["training_iteration"]))
-                checkpoint.mkdir()  # a local target must exist; object stores have no folders
-                pafs.copy_files(
-                    scratch,
-                    checkpoint.path,
-                    source_filesystem=pafs.LocalFileSystem(),
-                    destination_filesystem=exp.fs,
-                )
+            write_placeholder(checkpoint, int(result.metrics["training_iteration"]))
             repaired += 1
     return repaired
 

@@ -21,6 +21,7 @@ from torch.utils.serialization import config as serialization_config
 
 from trainables.atomic import atomic_write
 from trainables.loop import TrainState
+from trainables.storage import Location
 
 FORMAT_VERSION = 1
 CHECKPOINT_FILE = "state.pt"
@@ -116,49 +117,41 @@ def save_checkpoint(
     return path
 
 
-def write_placeholder(directory: str | os.PathLike[str], next_epoch: int) -> None:
+def write_placeholder(directory: Location | str | os.PathLike[str], next_epoch: int) -> None:
     """Stand in for a checkpoint Tune still references but that is gone from storage.
 
     It holds no state, only the epoch Tune believes the trial reached; the trial then resumes
     from the newest real checkpoint and re-reports the epochs in between.
     """
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
     sidecar = json.dumps({"next_epoch": next_epoch, "placeholder": True}).encode()
-    atomic_write(path / SIDECAR_FILE, lambda f: f.write(sidecar))
+    (Location.of(directory) / SIDECAR_FILE).write_bytes(sidecar)
 
 
 def has_state(directory: str | os.PathLike[str]) -> bool:
     return (Path(directory) / CHECKPOINT_FILE).is_file()
 
 
-def parse_sidecar(text: str) -> dict[str, Any]:
-    """A sidecar's fields; empty when it is unreadable (then the checkpoint is unusable)."""
+def read_sidecar(directory: Location | str | os.PathLike[str]) -> dict[str, Any]:
+    """A checkpoint's sidecar fields, local or in object storage; empty when it is missing or
+    unreadable (then the checkpoint is unusable)."""
     try:
-        sidecar = json.loads(text)
-    except ValueError:
+        sidecar = json.loads((Location.of(directory) / SIDECAR_FILE).read_text())
+    except (OSError, ValueError):
         return {}
     return sidecar if isinstance(sidecar, dict) else {}
-
-
-def _sidecar(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    try:
-        return parse_sidecar((Path(directory) / SIDECAR_FILE).read_text())
-    except OSError:
-        return {}
 
 
 def checkpoint_epoch(directory: str | os.PathLike[str]) -> int | None:
     """The epoch a checkpoint resumes at, from its sidecar; ``None`` if there is no usable one."""
     try:
-        return int(_sidecar(directory)["next_epoch"])
+        return int(read_sidecar(directory)["next_epoch"])
     except (KeyError, TypeError, ValueError):
         return None
 
 
 def checkpoint_key(directory: str | os.PathLike[str]) -> str | None:
     """The trial key a checkpoint was written for, from its sidecar."""
-    key = _sidecar(directory).get("trial_key")
+    key = read_sidecar(directory).get("trial_key")
     return key if isinstance(key, str) else None
 
 

@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 
 from trainables.checkpoint import (
     CHECKPOINT_FILE,
-    SIDECAR_FILE,
     CheckpointError,
     load_checkpoint,
-    parse_sidecar,
+    read_sidecar,
 )
 from trainables.loop import TrainState
 from trainables.storage import Location
@@ -109,13 +108,6 @@ def trial_dirs_for(experiment_dir: Where, key: str) -> list[Location]:
     experiment = Location.of(experiment_dir)
     entries = _visible((experiment / INDEX_DIR / key).children())
     return [experiment / entry.name for entry in entries]
-
-
-def read_sidecar(directory: Where) -> dict:
-    try:
-        return parse_sidecar((Location.of(directory) / SIDECAR_FILE).read_text())
-    except (FileNotFoundError, OSError):
-        return {}
 
 
 def candidates(trial_dirs: Sequence[Where], *, key: str) -> list[RestorePoint]:

@@ -296,8 +296,7 @@ def test_a_checkpoint_deleted_after_the_last_snapshot_gets_a_placeholder(storage
     from types import SimpleNamespace
 
     from search.resume import repair_missing_checkpoints
-    from trainables.checkpoint import SIDECAR_FILE
-    from trainables.recovery import read_sidecar
+    from trainables.checkpoint import SIDECAR_FILE, read_sidecar
 
     def trial(status: str, name: str) -> SimpleNamespace:
         result = SimpleNamespace(
