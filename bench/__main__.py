@@ -8,8 +8,6 @@ Ray for the in-process sweeps (overhead, asha), shut down at the end.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import shutil
 import tempfile
 import time
@@ -20,13 +18,11 @@ from typing import Any
 
 from bench import asha, checkpoint_cost, first_result, memory, overhead, throughput
 from bench.common import (
-    RESULTS_DIR,
     Measurement,
-    Row,
-    code_info,
+    add_output_arguments,
     log,
     redirected,
-    versions_info,
+    write_results,
 )
 
 Runner = Callable[[bool, Path, Path], Measurement]
@@ -38,36 +34,6 @@ NO_RAY: dict[str, Callable[[bool], Measurement]] = {
 SUBPROCESS: dict[str, Runner] = {"first_result": first_result.run, "memory": memory.run}
 IN_RAY: dict[str, Runner] = {"overhead": overhead.run, "asha": asha.run}
 NAMES = [*NO_RAY, *SUBPROCESS, *IN_RAY]
-
-
-def _fmt(row: Row) -> str:
-    if row.value is None:
-        return "-"
-    v = row.value
-    if row.measurement == "checkpoint":
-        return f"{v:.1%}"
-    return f"{v:.3g}{row.unit}" if abs(v) < 1000 else f"{v:.0f}{row.unit}"
-
-
-def table(measurements: list[Measurement]) -> str:
-    rows: list[tuple[str, str, str, str, str, str]] = []
-    for m in measurements:
-        if m.error is not None:
-            rows.append((m.name, "FAILED", "", "", "ERROR", m.error.splitlines()[-1][:70]))
-        for r in m.rows:
-            verdict = "" if r.passed is None else ("PASS" if r.passed else "MISS")
-            goal = r.goal
-            if r.measurement == "checkpoint" and r.goal:
-                goal = "<= " + f"{float(r.goal.split()[-1]):.0%}"
-            rows.append((r.measurement, r.name, _fmt(r), goal, verdict, r.note))
-    head = ("measurement", "metric", "value", "goal", "", "note")
-    widths = [max(len(x[i]) for x in [head, *rows]) for i in range(5)]
-    lines = []
-    for x in [head, *rows]:
-        cells = [x[i].ljust(widths[i]) for i in range(5)]
-        lines.append("  ".join(cells) + "  " + x[5])
-    lines.insert(1, "-" * min(140, max(len(line) for line in lines)))
-    return "\n".join(lines)
 
 
 def _start_ray(workdir: Path, logfile: Path) -> float:
@@ -91,10 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a small, fast variant")
     parser.add_argument("--only", choices=NAMES, action="append", help="run only NAME")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary experiments")
-    parser.add_argument(
-        "--out", type=Path, default=RESULTS_DIR, help=f"results folder (default {RESULTS_DIR})"
-    )
+    add_output_arguments(parser)
     args = parser.parse_args(argv)
     selected = args.only or NAMES
     results_dir: Path = args.out
@@ -138,29 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    text = table(measurements)
-    print(text)
-    payload = {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "quick": bool(args.quick),
-        "elapsed_s": time.perf_counter() - started,
-        "machine": {"platform": platform.platform(), "cpus": _cpus()},
-        "versions": versions_info(),
-        "code": code_info(),
-        **meta,
-        "measurements": {m.name: m.to_json() for m in measurements},
-        "table": text,
-    }
-    out = results_dir / "latest.json"
-    out.write_text(json.dumps(payload, indent=1, default=str))
-    print(f"\nwrote {out}")
+    write_results(
+        results_dir / "latest.json", measurements, started=started, quick=bool(args.quick), **meta
+    )
     return 1 if any(m.error for m in measurements) else 0
-
-
-def _cpus() -> int | None:
-    import os
-
-    return os.cpu_count()
 
 
 if __name__ == "__main__":

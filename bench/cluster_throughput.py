@@ -13,9 +13,7 @@ order, so neither layout always runs on a machine warmed (or loaded) by the othe
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import subprocess
 import tempfile
@@ -25,17 +23,16 @@ from typing import Any
 
 from bench.common import (
     RAYSWEEP_CLI,
-    RESULTS_DIR,
     Measurement,
     SweepShape,
-    code_info,
+    add_output_arguments,
     digits_spec,
     epoch_times,
     log,
     median,
     shares,
     timeline,
-    versions_info,
+    write_results,
     write_yaml,
 )
 from tests.cluster import cluster_env, start_local_cluster
@@ -116,13 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=2, help="sweeps per layout, alternating")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary experiments")
-    parser.add_argument(
-        "--out", type=Path, default=RESULTS_DIR, help=f"results folder (default {RESULTS_DIR})"
-    )
+    add_output_arguments(parser)
     args = parser.parse_args(argv)
-
-    from bench.__main__ import table
 
     args.out.mkdir(parents=True, exist_ok=True)
     logfile = args.out / "cluster_throughput.log"
@@ -163,21 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "runs": runs,
     }
-    text = table([m])
-    print(text)
-    payload = {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "elapsed_s": time.perf_counter() - started,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "versions": versions_info(),
-        "code": code_info(),
-        "spec": spec_for(args.trials, args.epochs),
-        "measurements": {m.name: m.to_json()},
-        "table": text,
-    }
-    out = args.out / "cluster_throughput.json"
-    out.write_text(json.dumps(payload, indent=1, default=str))
-    print(f"\nwrote {out}")
+    write_results(
+        args.out / "cluster_throughput.json",
+        [m],
+        started=started,
+        spec=spec_for(args.trials, args.epochs),
+    )
     return 0
 
 

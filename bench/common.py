@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import copy
+import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -208,6 +211,65 @@ def versions_info() -> dict[str, str]:
         return versions()
     except Exception as exc:  # versions are context, not a result
         return {"error": repr(exc)}
+
+
+def _fmt(row: Row) -> str:
+    if row.value is None:
+        return "-"
+    v = row.value
+    if row.measurement == "checkpoint":
+        return f"{v:.1%}"
+    return f"{v:.3g}{row.unit}" if abs(v) < 1000 else f"{v:.0f}{row.unit}"
+
+
+def table(measurements: list[Measurement]) -> str:
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    for m in measurements:
+        if m.error is not None:
+            rows.append((m.name, "FAILED", "", "", "ERROR", m.error.splitlines()[-1][:70]))
+        for r in m.rows:
+            verdict = "" if r.passed is None else ("PASS" if r.passed else "MISS")
+            goal = r.goal
+            if r.measurement == "checkpoint" and r.goal:
+                goal = "<= " + f"{float(r.goal.split()[-1]):.0%}"
+            rows.append((r.measurement, r.name, _fmt(r), goal, verdict, r.note))
+    head = ("measurement", "metric", "value", "goal", "", "note")
+    widths = [max(len(x[i]) for x in [head, *rows]) for i in range(5)]
+    lines = []
+    for x in [head, *rows]:
+        cells = [x[i].ljust(widths[i]) for i in range(5)]
+        lines.append("  ".join(cells) + "  " + x[5])
+    lines.insert(1, "-" * min(140, max(len(line) for line in lines)))
+    return "\n".join(lines)
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every bench entry point takes: where results go, whether to keep work."""
+    parser.add_argument("--keep", action="store_true", help="keep the temporary experiments")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS_DIR, help=f"results folder (default {RESULTS_DIR})"
+    )
+
+
+def write_results(
+    out: Path, measurements: list[Measurement], *, started: float, **context: Any
+) -> dict[str, Any]:
+    """Print the table and write it, with what was measured where and when, to ``out``."""
+    text = table(measurements)
+    print(text)
+    payload = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "elapsed_s": time.perf_counter() - started,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "versions": versions_info(),
+        "code": code_info(),
+        **context,
+        "measurements": {m.name: m.to_json() for m in measurements},
+        "table": text,
+    }
+    out.write_text(json.dumps(payload, indent=1, default=str))
+    print(f"\nwrote {out} ({payload['elapsed_s']:.0f} s)")
+    return payload
 
 
 # ---------------------------------------------------------------------------------------------

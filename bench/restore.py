@@ -25,9 +25,7 @@ error-looking lines, but out of the medians. Every command's output goes to
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import re
 import shutil
 import tempfile
@@ -36,14 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    RESULTS_DIR,
     Measurement,
     SweepShape,
-    code_info,
+    add_output_arguments,
     digits_spec,
     log,
     median,
-    versions_info,
+    write_results,
     write_yaml,
 )
 from tests.processes import kill_group, start_raysweep, trial_workers, wait_for
@@ -208,13 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--concurrent", type=int, default=2, help="search.max_concurrent")
     parser.add_argument("--rounds", type=int, default=2, help="kill/resume per storage")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary experiments")
-    parser.add_argument(
-        "--out", type=Path, default=RESULTS_DIR, help=f"results folder (default {RESULTS_DIR})"
-    )
+    add_output_arguments(parser)
     args = parser.parse_args(argv)
-
-    from bench.__main__ import table
 
     args.out.mkdir(parents=True, exist_ok=True)
     logfile = args.out / "restore.log"
@@ -308,22 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     if errors:
         m.error = "\n".join(errors)
-    text = table([m])
-    print(text)
-    payload = {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "elapsed_s": time.perf_counter() - started,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "versions": versions_info(),
-        "moto": _moto_version(),
-        "code": code_info(),
-        "spec": spec_dict,
-        "measurements": {m.name: m.to_json()},
-        "table": text,
-    }
-    out = args.out / "restore.json"
-    out.write_text(json.dumps(payload, indent=1, default=str))
-    print(f"\nwrote {out} ({payload['elapsed_s']:.0f} s)")
+    write_results(
+        args.out / "restore.json", [m], started=started, moto=_moto_version(), spec=spec_dict
+    )
     return 1 if errors or not all(ok(r) for r in runs) else 0
 
 
