@@ -80,12 +80,20 @@ def most_at_once(intervals: list[tuple[float, float]]) -> int:
     return max(sum(s <= start < e for s, e in intervals) for start, _ in intervals)
 
 
-def test_a_quarter_gpu_each_runs_four_trials_at_once_on_one_gpu(gpu_node, tmp_path):
+def packed_sweep(
+    gpu_node, tmp_path: Path, name: str, gpus: float, probe: str
+) -> tuple[list[dict], dict[str, list[float]]]:
+    """Four trials at ``gpus`` each: what the probe recorded per trial, and its epoch ends."""
     cluster, probes = gpu_node
-    sweep(cluster, tmp_path, "quarter", 0.25, "gpu_probe_together_4")
-    records = probe_records(probes, "quarter")
-    ends = epoch_ends(tmp_path / "runs" / "quarter")
+    sweep(cluster, tmp_path, name, gpus, probe)
+    records = probe_records(probes, name)
+    ends = epoch_ends(tmp_path / "runs" / name)
     assert len(records) == 4 and {r["trial_id"] for r in records} == set(ends)
+    return records, ends
+
+
+def test_a_quarter_gpu_each_runs_four_trials_at_once_on_one_gpu(gpu_node, tmp_path):
+    records, ends = packed_sweep(gpu_node, tmp_path, "quarter", 0.25, "gpu_probe_together_4")
     # Ray gave each trial a quarter of the same GPU, in four worker processes of its own.
     assert all(r["resources"] == {"CPU": 0.25, "GPU": 0.25} for r in records), records
     assert {(r["node_id"], tuple(r["gpu_ids"]), r["cuda_visible_devices"]) for r in records} == {
@@ -97,12 +105,8 @@ def test_a_quarter_gpu_each_runs_four_trials_at_once_on_one_gpu(gpu_node, tmp_pa
 
 
 def test_half_a_gpu_each_runs_at_most_two_at_once(gpu_node, tmp_path):
-    cluster, probes = gpu_node
     # Each trial waits 5 s for a third to start beside it; Ray must not let one.
-    sweep(cluster, tmp_path, "half", 0.5, "gpu_probe_briefly_3")
-    records = probe_records(probes, "half")
-    ends = epoch_ends(tmp_path / "runs" / "half")
-    assert len(records) == 4 and {r["trial_id"] for r in records} == set(ends)
+    records, ends = packed_sweep(gpu_node, tmp_path, "half", 0.5, "gpu_probe_briefly_3")
     assert all(r["resources"] == {"CPU": 0.25, "GPU": 0.5} for r in records), records
     assert all(r["gpu_ids"] == ["0"] for r in records)
     started = {r["trial_id"]: r["t"] for r in records}
