@@ -127,8 +127,8 @@ def write_placeholder(directory: Location | str | os.PathLike[str], next_epoch: 
     (Location.of(directory) / SIDECAR_FILE).write_bytes(sidecar)
 
 
-def has_state(directory: str | os.PathLike[str]) -> bool:
-    return (Path(directory) / CHECKPOINT_FILE).is_file()
+def has_state(directory: Location | str | os.PathLike[str]) -> bool:
+    return (Location.of(directory) / CHECKPOINT_FILE).is_file()
 
 
 def read_sidecar(directory: Location | str | os.PathLike[str]) -> dict[str, Any]:
@@ -141,7 +141,7 @@ def read_sidecar(directory: Location | str | os.PathLike[str]) -> dict[str, Any]
     return sidecar if isinstance(sidecar, dict) else {}
 
 
-def checkpoint_epoch(directory: str | os.PathLike[str]) -> int | None:
+def checkpoint_epoch(directory: Location | str | os.PathLike[str]) -> int | None:
     """The epoch a checkpoint resumes at, from its sidecar; ``None`` if there is no usable one."""
     try:
         return int(read_sidecar(directory)["next_epoch"])
@@ -149,7 +149,7 @@ def checkpoint_epoch(directory: str | os.PathLike[str]) -> int | None:
         return None
 
 
-def checkpoint_key(directory: str | os.PathLike[str]) -> str | None:
+def checkpoint_key(directory: Location | str | os.PathLike[str]) -> str | None:
     """The trial key a checkpoint was written for, from its sidecar."""
     key = read_sidecar(directory).get("trial_key")
     return key if isinstance(key, str) else None

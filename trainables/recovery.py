@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from trainables.checkpoint import (
-    CHECKPOINT_FILE,
     CheckpointError,
+    has_state,
     load_checkpoint,
     read_sidecar,
 )
@@ -100,7 +100,7 @@ def _visible(locations: list[Location]) -> list[Location]:
 def _read_or_empty(location: Location) -> str:
     try:
         return location.read_text()
-    except (FileNotFoundError, OSError):  # a run file replaced while listed
+    except OSError:  # a run file replaced while listed
         return ""
 
 
@@ -119,11 +119,7 @@ def candidates(trial_dirs: Sequence[Where], *, key: str) -> list[RestorePoint]:
                 continue
             sidecar = read_sidecar(directory)
             epoch = sidecar.get("next_epoch")
-            if (
-                isinstance(epoch, int)
-                and sidecar.get("trial_key") == key
-                and (directory / CHECKPOINT_FILE).is_file()
-            ):
+            if isinstance(epoch, int) and sidecar.get("trial_key") == key and has_state(directory):
                 points[directory.path] = RestorePoint(directory, epoch)
     return sorted(points.values(), key=lambda p: (-p.next_epoch, p.directory.path))
 
