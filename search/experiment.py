@@ -22,7 +22,7 @@ def resolve_storage(storage: str | None) -> Location:
     except (ValueError, OSError) as exc:  # an unknown scheme, a malformed URI
         raise StorageError(
             f"--storage {storage!r}: not a path or a storage URI pyarrow understands "
-            f"(s3://, gs://, hdfs://, file://): {exc}"
+            f"(s3://, gs://, file://): {exc}"
         ) from None
 
 
