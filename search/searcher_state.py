@@ -5,12 +5,17 @@ Tune snapshots the trials (``experiment_state-*.json``) and the searcher (``sear
 while the driver keeps rewriting them. A driver killed mid-upload leaves a searcher older than
 the trials (seen with S3): the concurrency limiter still counts a trial that finished (its slot
 never frees: the restored sweep hangs), Optuna has never heard of a running trial (its results
-raise ``KeyError``), and the trial counter is behind (more trials than ``num_samples``).
+raise ``KeyError``), and the trial counter is behind (more trials than ``num_samples``). A
+seeded sampler restored to before a suggestion makes that same suggestion again: the sweep
+trains one configuration twice and one fewer in all. The reverse tear (trials older than the
+searcher) loses a suggestion Tune never recorded, and with it the epochs already trained.
 
 The trials are the truth: after every (re)start, the limiter adopts the trials Tune will run,
 forgets the ones that ended (passing their last result to Optuna), and Tune's trial counter is
-set to the number of trials; Optuna ignores results of trials it never suggested. PBT's
-variant generator has the same live set, reconciled the same way.
+set to the number of trials. Optuna replays each suggestion it missed, so its sampler stands
+where an uninterrupted sweep's would, and hands out again each suggestion Tune lost (the new
+trial then finds the lost one's checkpoints by its config). PBT's variant generator has the
+same live set, reconciled the same way.
 """
 
 from __future__ import annotations
@@ -21,14 +26,61 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.search import ConcurrencyLimiter, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
+from ray.tune.utils import flatten_dict
 
 logger = logging.getLogger(__name__)
 
 ENDED = ("TERMINATED", "ERROR")
 
 
+def _same_suggestion(suggested: dict, config: dict) -> bool:
+    """Whether a trial's config holds exactly these suggested values."""
+    flat = flatten_dict(config)
+    return all(k in flat and flat[k] == v for k, v in flatten_dict(suggested).items())
+
+
 class TolerantOptunaSearch(OptunaSearch):
-    """``OptunaSearch`` that skips trials missing from a stale snapshot of its study."""
+    """``OptunaSearch`` that follows Tune's trials when a restore brings back torn state."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lost: list[str] = []  # suggestions Tune never recorded, handed out again first
+
+    def adopt(self, trials: list[Any]) -> None:
+        """Replay the suggestions of trials this (older) study never saw, in Tune's order,
+        and queue the ones Tune lost."""
+        known = {t.trial_id for t in trials}
+        self._lost = [
+            tid
+            for tid in self._ot_trials
+            if tid not in known and tid not in self._completed_trials
+        ]
+        if self._lost:
+            logger.warning(
+                "suggestions missing from the restored trials, made again: %s", self._lost
+            )
+        for trial in trials:
+            if trial.trial_id in self._ot_trials:
+                continue
+            suggested = super().suggest(trial.trial_id)
+            if not _same_suggestion(suggested, trial.config):
+                # The sampler did not make it again: keep its suggestion for the next trial.
+                lost = f"{trial.trial_id}-unmatched"
+                self._ot_trials[lost] = self._ot_trials.pop(trial.trial_id)
+                self._lost.append(lost)
+                self._knows(trial.trial_id)  # warns
+                continue
+            logger.warning("trial %s replayed into the restored searcher", trial.trial_id)
+            if trial.status in ENDED:
+                self.on_trial_complete(
+                    trial.trial_id, result=trial.last_result, error=trial.status == "ERROR"
+                )
+
+    def suggest(self, trial_id: str) -> dict | None:
+        lost = getattr(self, "_lost", None)  # absent in searchers pickled by older versions
+        if lost and trial_id not in self._ot_trials:
+            self._ot_trials[trial_id] = self._ot_trials.pop(lost.pop(0))
+        return super().suggest(trial_id)
 
     def _knows(self, trial_id: str) -> bool:
         if trial_id in self._ot_trials:
@@ -80,6 +132,10 @@ def reconcile_search(search: SearchGenerator, trials: list[Any]) -> None:
     is never exceeded."""
     limiter = search.searcher
     assert isinstance(limiter, ReconcilingLimiter)
+    searcher = limiter.searcher
+    while not isinstance(searcher, TolerantOptunaSearch):  # through the budget limiter
+        searcher = searcher.searcher
+    searcher.adopt(trials)
     limiter.reconcile(trials)
     search._counter = len(trials)
 

@@ -287,8 +287,56 @@ def test_a_searcher_snapshot_older_than_the_trials_is_reconciled_on_resume(tmp_p
     assert not summary.interrupted and summary.num_errors == 0
     statuses = snapshot_trials(exp)
     assert len(statuses) == 3 and set(statuses.values()) == {"TERMINATED"}  # no 4th trial
-    for epochs in read_ledger(exp).values():  # the second trial resumed, not restarted
+    ledger = read_ledger(exp)
+    assert len(ledger) == 3  # three configs: the stale sampler did not suggest the second again
+    for epochs in ledger.values():  # the second trial resumed, not restarted
         assert [e["epoch"] for e in epochs].count(1) == 1
+
+
+def test_a_trial_missing_from_an_older_trials_snapshot_runs_again_from_its_checkpoints(
+    tmp_path, caplog
+):
+    """The reverse tear: Tune's trial snapshot from before the second trial, the searcher's
+    from its run. Its config runs again under a new id, from the checkpoints it left."""
+    changes = {"search.num_samples": 3, "scheduler": {"type": "fifo"}, "fixed.epochs": 30}
+    spec = write_spec(tmp_path, {**RESUMABLE, **changes})
+    exp = tmp_path / "runs" / "sweep"
+    proc = start_raysweep(["run", str(spec)], cwd=tmp_path, log=tmp_path / "run.log")
+    stale: dict[str, bytes] = {}
+
+    def first_trial_alone() -> bool:
+        for path in exp.glob("experiment_state-*.json"):
+            content = path.read_bytes()
+            try:
+                trials = [json.loads(t[0]) for t in json.loads(content)["trial_data"]]
+            except (ValueError, KeyError):  # being replaced
+                continue
+            if [t["status"] for t in trials] == ["RUNNING"]:
+                stale[path.name] = content
+        return bool(stale)
+
+    wait_for(first_trial_alone, timeout=120, what="a snapshot of the first trial", proc=proc)
+
+    def second_trial_trained() -> bool:
+        ledger = read_ledger(exp)
+        return len(ledger) == 2 and min(len(epochs) for epochs in ledger.values()) >= 3
+
+    wait_for(second_trial_trained, timeout=120, what="the second trial's epochs", proc=proc)
+    kill_group(proc)
+    for name, content in stale.items():
+        (exp / name).write_bytes(content)
+
+    with caplog.at_level(logging.WARNING, logger="search.searcher_state"):
+        summary = resume_sweep(str(exp))
+
+    assert not summary.interrupted and summary.num_errors == 0
+    statuses = snapshot_trials(exp)
+    assert len(statuses) == 3 and set(statuses.values()) == {"TERMINATED"}
+    ledger = read_ledger(exp)
+    assert len(ledger) == 3  # three configs, the lost one among them
+    for epochs in ledger.values():  # none restarted: the lost config went on from epoch 4+
+        assert [e["epoch"] for e in epochs].count(1) == 1
+    assert "made again" in caplog.text  # the lost suggestion was handed out again
 
 
 def test_a_checkpoint_deleted_after_the_last_snapshot_gets_a_placeholder(storage):

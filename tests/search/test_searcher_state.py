@@ -19,9 +19,21 @@ def limiter(max_concurrent: int = 1) -> ReconcilingLimiter:
 
 
 class FakeTrial:  # what Tune's callbacks see of a trial
-    def __init__(self, trial_id: str, status: str, last: float | None = None) -> None:
-        self.trial_id, self.status = trial_id, status
+    def __init__(
+        self, trial_id: str, status: str, last: float | None = None, config: dict | None = None
+    ) -> None:
+        self.trial_id, self.status, self.config = trial_id, status, config or {}
         self.last_result = None if last is None else {"val_accuracy": last}
+
+
+def reconciled(search: ReconcilingLimiter, trials: list[FakeTrial]) -> None:
+    callback = ReconcileCallback(SearchGenerator(search))
+    callback.setup()
+    callback.on_step_begin(0, trials)
+
+
+def result(value: float) -> dict:
+    return {"val_accuracy": value, "training_iteration": 1}
 
 
 def test_a_finished_trial_left_live_by_a_stale_snapshot_frees_its_slot():
@@ -94,3 +106,55 @@ def test_the_reconciled_state_round_trips_through_tune_save_and_restore():
     restored = limiter(max_concurrent=2)
     restored.set_state(search.get_state())
     assert restored.live_trials == {"a", "b"}
+
+
+def test_a_suggestion_tunes_snapshot_lost_is_handed_to_the_next_trial(caplog):
+    """Trials older than the searcher: Tune never recorded "b", whose epochs are in storage.
+    The next trial gets b's config (and so finds b's checkpoints by its key)."""
+    search = limiter(max_concurrent=2)
+    a, b = search.suggest("a"), search.suggest("b")
+    reconciled(search, [FakeTrial("a", "RUNNING", config={**a, "epochs": 3})])
+    assert "made again: ['b']" in caplog.text
+    assert search.suggest("c") == b
+    search.on_trial_complete("c", result(0.8))
+    search.on_trial_complete("a", result(0.6))
+    study = search.searcher._ot_study
+    assert [(t.params["lr"], t.value) for t in study.trials] == [(a["lr"], 0.6), (b["lr"], 0.8)]
+
+
+def test_suggestions_a_stale_searcher_never_saw_are_replayed_so_none_repeats(tmp_path):
+    """Searcher older than the trials: its seeded sampler would suggest b's config again.
+    Replaying b's suggestion and result puts it where an uninterrupted sweep's stood."""
+    original = limiter(max_concurrent=3)
+    a = original.suggest("a")
+    original.searcher.save(str(tmp_path / "searcher.pkl"))  # the stale snapshot
+    stale_limiter = original.get_state()
+    b = original.suggest("b")
+    original.on_trial_complete("b", result(0.7))
+    c = original.suggest("c")
+
+    restored = limiter(max_concurrent=3)
+    restored.searcher.restore(str(tmp_path / "searcher.pkl"))
+    restored.set_state(stale_limiter)
+    trials = [
+        FakeTrial("a", "RUNNING", config={**a, "epochs": 3}),
+        FakeTrial("b", "TERMINATED", 0.7, config={**b, "epochs": 3}),
+    ]
+    reconciled(restored, trials)
+    assert restored.suggest("c") == c != b  # not b's config a second time
+    study = restored.searcher._ot_study
+    assert [(t.params["lr"], t.value) for t in study.trials][:2] == [
+        (a["lr"], None),
+        (b["lr"], 0.7),
+    ]
+
+
+def test_a_trial_the_restored_sampler_does_not_suggest_again_is_skipped_not_fatal(caplog):
+    search = limiter()
+    reconciled(search, [FakeTrial("x", "RUNNING", config={"lr": 0.0123, "epochs": 3})])
+    assert "missing from the restored searcher state" in caplog.text
+    search.on_trial_result("x", result(0.5))  # skipped, not a KeyError
+    search.on_trial_complete("x", result(0.5))
+    # the suggestion the sampler made meanwhile goes to the next trial, not to waste
+    proposed = search.searcher._ot_study.trials[0].params
+    assert search.suggest("y") == proposed != {"lr": 0.0123}
