@@ -14,18 +14,20 @@ logger = logging.getLogger(__name__)
 
 
 def trial_checkpoint(trial: TrialResult) -> dict[str, Any] | None:
-    """The verified payload of a trial's best retained checkpoint; ``None``, with a warning
-    where it is unusable, when there is none (deleted by retention, never written, corrupt)."""
-    if trial.checkpoint is None:
-        return None
-    try:
-        with trial.checkpoint.as_directory() as local:  # a download from remote storage
-            if not has_state(local):
-                return None
-            return read_checkpoint(local)
-    except (CheckpointError, OSError) as exc:
-        logger.warning("trial %s: checkpoint unusable: %s", trial.trial_id, exc)
-        return None
+    """The verified payload of a trial's best usable retained checkpoint; ``None``, with a
+    warning where one is unusable, when there is none (deleted by retention, never written,
+    corrupt). After a resume, Tune's records can name a checkpoint a stale snapshot still
+    listed but that is gone, or a placeholder that stood in for one: the next best serves."""
+    for checkpoint in trial.checkpoints:
+        try:
+            with checkpoint.as_directory() as local:  # a download from remote storage
+                if has_state(local):
+                    return read_checkpoint(local)
+        except (CheckpointError, OSError) as exc:
+            logger.warning(
+                "trial %s: checkpoint %s unusable: %s", trial.trial_id, checkpoint.path, exc
+            )
+    return None
 
 
 def export_models(

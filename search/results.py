@@ -6,7 +6,6 @@ experiments (Ray reads the last snapshot) and needs no running Ray.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -44,7 +43,8 @@ class TrialResult:
     metric_last: float | None
     val_loss: float | None
     time_total_s: float | None
-    checkpoint: Any  # ray.tune.Checkpoint of the best retained checkpoint, or None
+    # ray.tune.Checkpoints retained by Tune, best by the metric first (none: an empty tuple)
+    checkpoints: tuple[Any, ...]
     history: pd.DataFrame = field(repr=False)
     is_baseline: bool = False
     rank: int | None = None
@@ -53,6 +53,11 @@ class TrialResult:
     # trial beats it on every objective: the Pareto front (rank 1 when single-objective).
     objective_values: tuple[float | None, ...] = ()
     pareto: bool = False
+
+    @property
+    def checkpoint(self) -> Any:
+        """The best retained checkpoint, or ``None``."""
+        return self.checkpoints[0] if self.checkpoints else None
 
 
 @dataclass
@@ -134,7 +139,7 @@ def load_results(path: str | os.PathLike[str] | Location) -> ExperimentResults:
                 metric_last=_finite(last.get(metric)),
                 val_loss=_finite(last.get(names.VAL_LOSS)),
                 time_total_s=_finite(last.get("time_total_s")),
-                checkpoint=_best_checkpoint(analysis, trial, metric, mode),
+                checkpoints=_retained_checkpoints(trial, metric, mode),
                 history=history,
                 objective_values=tuple(_finite(last.get(o.name)) for o in spec.objectives),
             )
@@ -168,16 +173,17 @@ def _creation_order(trial: Any) -> int:
     return int(head) if head.isdigit() else 1 << 30
 
 
-def _best_checkpoint(analysis: Any, trial: Any, metric: str, mode: str) -> Any:
-    # Ray logs an ERROR for a trial without checkpoints (diverged at once, still starting):
-    # for an export that is an empty cell, not an error.
-    quiet = logging.getLogger("ray.tune.analysis.experiment_analysis")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
-    try:
-        return analysis.get_best_checkpoint(trial, metric=metric, mode=mode)
-    finally:
-        quiet.setLevel(level)
+def _retained_checkpoints(trial: Any, metric: str, mode: str) -> tuple[Any, ...]:
+    """Best first, as ``ExperimentAnalysis.get_best_checkpoint`` ranks them (NaN left out),
+    so a caller can go on to the next when one is gone from storage."""
+    sign = -1.0 if mode == "max" else 1.0
+    scored = []
+    for result in trial.run_metadata.checkpoint_manager.best_checkpoint_results:
+        value = _finite(result.metrics.get(metric))
+        if value is not None:
+            scored.append((sign * value, result.checkpoint))
+    scored.sort(key=lambda pair: pair[0])  # stable: of equal scores, Tune's pick first
+    return tuple(checkpoint for _, checkpoint in scored)
 
 
 def _mark_baseline(trials: list[TrialResult], spec: SweepSpec) -> None:

@@ -63,7 +63,7 @@ class TolerantOptunaSearch(OptunaSearch):
             if trial.trial_id in self._ot_trials:
                 continue
             suggested = super().suggest(trial.trial_id)
-            if not _same_suggestion(suggested, trial.config):
+            if suggested is None or not _same_suggestion(suggested, trial.config):
                 # The sampler did not make it again: keep its suggestion for the next trial.
                 lost = f"{trial.trial_id}-unmatched"
                 self._ot_trials[lost] = self._ot_trials.pop(trial.trial_id)
@@ -132,7 +132,7 @@ def reconcile_search(search: SearchGenerator, trials: list[Any]) -> None:
     is never exceeded."""
     limiter = search.searcher
     assert isinstance(limiter, ReconcilingLimiter)
-    searcher = limiter.searcher
+    searcher: Any = limiter.searcher
     while not isinstance(searcher, TolerantOptunaSearch):  # through the budget limiter
         searcher = searcher.searcher
     searcher.adopt(trials)

@@ -206,3 +206,28 @@ def test_baselines_from_leave_out_conditional_parameters_that_did_not_apply(tmp_
         {"momentum": 0.8, "optimizer": "momentum"},
         {"optimizer": "adam"},
     ]
+
+
+def test_a_best_checkpoint_gone_from_storage_falls_back_to_the_next_best(experiment, tmp_path):
+    """After a resume, Tune's records can name a checkpoint a stale snapshot listed but that
+    retention deleted since, or the placeholder that stood in for it."""
+    import shutil
+
+    from search.models import trial_checkpoint
+    from trainables.checkpoint import read_checkpoint, write_placeholder
+
+    _, exp = experiment
+    copy = tmp_path / "exp"
+    shutil.copytree(exp, copy)
+    best = load_results(str(copy)).ranked()[0]
+    assert len(best.checkpoints) >= 2  # keep: 2
+    first, second = (c.path for c in best.checkpoints[:2])
+    expected = read_checkpoint(second)
+    shutil.rmtree(first)
+    write_placeholder(first, next_epoch=4)
+
+    payload = trial_checkpoint(load_results(str(copy)).ranked()[0])
+    assert payload is not None and payload["history"] == expected["history"]
+    out = tmp_path / "best.parquet"
+    assert main(["export", str(copy), "--top", "1", "-o", str(out)]) == 0
+    assert pd.read_parquet(out)["model_file"].notna().all()
