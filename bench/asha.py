@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import Measurement, SweepShape, digits_spec, ledger_lines, log, redirected
+from bench.common import Measurement, SweepShape, ledger_lines, log, redirected, sweep_spec
 
 GOAL_SHARE = 0.35
 GOAL_GAP_POINTS = 1.0
@@ -52,7 +52,7 @@ def run(quick: bool, workdir: Path, logfile: Path) -> Measurement:
     shape = SweepShape(num_samples=9 if quick else 24, max_concurrent=1)
     out: dict[str, dict[str, Any]] = {}
     for scheduler in ("asha", "fifo"):
-        spec = digits_spec(f"bench-{scheduler}", shape, scheduler=scheduler, sampler="random")
+        spec = sweep_spec(f"bench-{scheduler}", shape, scheduler=scheduler, sampler="random")
         log(f"asha: {scheduler} sweep ({shape.num_samples} trials, 1 at a time) ...")
         with redirected(logfile):
             out[scheduler] = _sweep(spec, workdir)

@@ -1,32 +1,38 @@
 """The reference: a bare Optuna study around the same training loop, no Ray.
 
 TPE (multivariate, the same seed) with Optuna's own successive-halving pruner at ASHA's
-settings (min resource 1, reduction factor 3), the baseline enqueued first, no checkpoints.
+settings (min resource 1, reduction factor 3) when the sweep uses ASHA, none for FIFO; the
+baseline enqueued first, no checkpoints; the data loaded as raysweep loads the spec's.
 ``run_sequential`` runs it in this process (one slot); ``run_two_process`` starts two worker
 processes sharing a journal file (two slots), which is what one would write by hand for a
-two-core machine. Run as ``python -m bench.bare_optuna JOURNAL N_TRIALS`` it is one worker.
+two-core machine. Run as ``python -m bench.bare_optuna JOURNAL N_TRIALS SHAPE_JSON`` it is
+one worker.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.common import BASELINE, METRIC, REPO, SEED, SPACE, SweepShape, suggest
+from bench.common import BASELINE, METRIC, REPO, SEED, SPACE, SweepShape, load_bench_data, suggest
 
 STUDY = "bench"
 
 
-def _make_study(storage: Any = None, *, load: bool = False) -> Any:
+def _make_study(shape: SweepShape, storage: Any = None, *, load: bool = False) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=SEED, multivariate=True)
-    pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
+    if shape.scheduler == "asha":
+        pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
     if load:
         return optuna.load_study(study_name=STUDY, storage=storage, sampler=sampler, pruner=pruner)
     return optuna.create_study(
@@ -69,12 +75,6 @@ def _objective(data: Any, shape: SweepShape) -> Any:
     return objective
 
 
-def _load_data() -> Any:
-    from trainables.data import load_dataset
-
-    return load_dataset("digits", val_fraction=0.2, seed=0)
-
-
 def summarize(study: Any) -> dict[str, Any]:
     times = [t for trial in study.trials for t in trial.user_attrs.get("epoch_times", [])]
     values = [
@@ -98,9 +98,9 @@ def run_sequential(shape: SweepShape) -> dict[str, Any]:
     torch.set_num_threads(1)
     try:
         started = time.perf_counter()
-        study = _make_study()
+        study = _make_study(shape)
         study.enqueue_trial(dict(BASELINE))
-        study.optimize(_objective(_load_data(), shape), n_trials=shape.num_samples)
+        study.optimize(_objective(load_bench_data(shape.data), shape), n_trials=shape.num_samples)
         wall = time.perf_counter() - started
     finally:
         torch.set_num_threads(threads)
@@ -114,14 +114,22 @@ def _journal(path: Path) -> Any:
     return JournalStorage(JournalFileBackend(str(path)))
 
 
-def run_two_process(shape: SweepShape, workdir: Path, logfile: Path) -> dict[str, Any]:
+def run_two_process(
+    shape: SweepShape,
+    workdir: Path,
+    logfile: Path,
+    configs: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Two worker processes on one journal, each with one torch thread and half the trials.
 
-    The wall time runs from starting the processes (interpreter, imports) to both exiting.
+    With ``configs`` (one per trial) the study trains exactly those, in that order, instead
+    of sampling after the baseline. The wall time runs from starting the processes
+    (interpreter, imports) to both exiting.
     """
-    journal = workdir / "bare-optuna.journal"
-    study = _make_study(_journal(journal))
-    study.enqueue_trial(dict(BASELINE))
+    journal = workdir / f"bare-optuna-{shape.data}-{shape.num_samples}.journal"
+    study = _make_study(shape, _journal(journal))
+    for config in configs or [BASELINE]:
+        study.enqueue_trial(dict(config))
     per_worker = [shape.num_samples // 2, shape.num_samples - shape.num_samples // 2]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "bench.bare_optuna", str(journal)]
@@ -129,7 +137,7 @@ def run_two_process(shape: SweepShape, workdir: Path, logfile: Path) -> dict[str
     with open(logfile, "ab") as out:
         procs = [
             subprocess.Popen(
-                [*command, str(n), str(shape.epochs), str(shape.batch_size)],
+                [*command, str(n), json.dumps(asdict(shape))],
                 stdout=out,
                 stderr=out,
                 env=env,
@@ -141,17 +149,17 @@ def run_two_process(shape: SweepShape, workdir: Path, logfile: Path) -> dict[str
     wall = time.perf_counter() - started
     if any(codes):
         raise RuntimeError(f"bare Optuna workers exited with {codes}; see {logfile}")
-    return {"wall_s": wall, "slots": 2, **summarize(_make_study(_journal(journal), load=True))}
+    finished = _make_study(shape, _journal(journal), load=True)
+    return {"wall_s": wall, "slots": 2, **summarize(finished)}
 
 
-def _worker(journal: str, n_trials: int, epochs: int, batch_size: int) -> None:
+def _worker(journal: str, n_trials: int, shape: SweepShape) -> None:
     import torch
 
     torch.set_num_threads(1)
-    shape = SweepShape(num_samples=n_trials, epochs=epochs, batch_size=batch_size)
-    study = _make_study(_journal(Path(journal)), load=True)
-    study.optimize(_objective(_load_data(), shape), n_trials=n_trials)
+    study = _make_study(shape, _journal(Path(journal)), load=True)
+    study.optimize(_objective(load_bench_data(shape.data), shape), n_trials=n_trials)
 
 
 if __name__ == "__main__":
-    _worker(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    _worker(sys.argv[1], int(sys.argv[2]), SweepShape(**json.loads(sys.argv[3])))

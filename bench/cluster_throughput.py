@@ -26,11 +26,11 @@ from bench.common import (
     Measurement,
     SweepShape,
     add_output_arguments,
-    digits_spec,
     epoch_times,
     log,
     median,
     shares,
+    sweep_spec,
     timeline,
     write_results,
     write_yaml,
@@ -48,7 +48,7 @@ LAYOUTS: dict[str, dict[str, Any]] = {
 
 def spec_for(trials: int, epochs: int) -> dict[str, Any]:
     shape = SweepShape(num_samples=trials, epochs=epochs, max_concurrent=SLOTS)
-    return digits_spec(NAME, shape, scheduler="fifo", sampler="random")
+    return sweep_spec(NAME, shape, scheduler="fifo", sampler="random")
 
 
 def sweep_on(layout: str, spec: Path, workdir: Path, logfile: Path) -> dict[str, Any]:

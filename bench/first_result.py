@@ -16,12 +16,12 @@ from typing import Any
 from bench.common import (
     Measurement,
     SweepShape,
-    digits_spec,
     epoch_times,
     ledger_lines,
     log,
     shares,
     start_run,
+    sweep_spec,
     timeline,
     write_yaml,
 )
@@ -47,7 +47,7 @@ def run(quick: bool, workdir: Path, logfile: Path) -> Measurement:
     m = Measurement("first_result")
     shape = SweepShape(num_samples=8 if quick else 24)
     name = "bench-cli"
-    spec = write_yaml(workdir / "bench-cli.yaml", digits_spec(name, shape))
+    spec = write_yaml(workdir / "bench-cli.yaml", sweep_spec(name, shape))
     storage = workdir / "cli-runs"
     experiment = storage / name
     log(f"first_result: raysweep run ({shape.num_samples} trials) as a subprocess ...")

@@ -37,9 +37,9 @@ from bench.common import (
     Measurement,
     SweepShape,
     add_output_arguments,
-    digits_spec,
     log,
     median,
+    sweep_spec,
     write_results,
     write_yaml,
 )
@@ -63,7 +63,7 @@ Entry = tuple[str, str, int, int, float]  # trial key, trial id, epoch, pid, tim
 
 def spec_for(trials: int, epochs: int, concurrent: int) -> dict[str, Any]:
     shape = SweepShape(num_samples=trials, epochs=epochs, max_concurrent=concurrent)
-    return digits_spec(NAME, shape, scheduler="fifo", sampler="random")
+    return sweep_spec(NAME, shape, scheduler="fifo", sampler="random")
 
 
 def ledger(experiment: Any) -> set[Entry]:
