@@ -21,6 +21,10 @@ def ray_session():
         include_dashboard=False,
         _node_ip_address="127.0.0.1",
         logging_level="WARNING",
+        # Trial workers' output arrives at the driver late and at random: it would land in a
+        # later test's captured stderr (a CLI error asserted to be one line, say). It stays in
+        # Ray's session logs.
+        log_to_driver=False,
     )
     yield ray
     ray.shutdown()
