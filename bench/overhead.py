@@ -2,11 +2,11 @@
 
 Two sweeps, each run side by side in one bench run. The issue's goal shape: 32 trials on the
 20k-sample synthetic task, trials of a few seconds trained fully (FIFO), raysweep against a
-bare two-process Optuna loop that trains exactly the configs raysweep trained. And the 24-trial digits sweep (TPE,
-ASHA-style halving at grace 1 / rf 3, baseline first, trials of tenths of a second), where
-plain Ray Tune's defaults and a sequential loop join in. overhead ratio = wall time / (sum
-of the trials' own ``epoch_time_s`` / concurrent slots): 1.0 would mean every slot trained
-all the time.
+bare two-process Optuna loop that trains exactly the configs raysweep trained. And the
+24-trial digits sweep (TPE, ASHA-style halving at grace 1 / rf 3, baseline first, trials of
+tenths of a second), where plain Ray Tune's defaults and a sequential loop join in. overhead
+ratio = wall time / (sum of the trials' own ``epoch_time_s`` / concurrent slots): 1.0 would
+mean every slot trained all the time.
 raysweep and plain Tune share the bench's local Ray (started before, not timed); the bare
 loops need no Ray.
 """
