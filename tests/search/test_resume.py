@@ -6,6 +6,7 @@ import json
 import logging
 import pickle
 import signal
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from search.cli import main
 from search.errors import ResumeError
 from search.experiment import SPEC_FILE
 from search.resume import resume_sweep
-from search.run import build_tuner, run_sweep
+from search.run import SweepSummary, build_tuner, run_sweep
 from search.spec import parse_spec
 from tests.helpers import spec_dict
 from tests.processes import kill_group, start_raysweep, trial_workers, wait_for
@@ -227,27 +228,56 @@ def test_resume_api_raises_resume_error(tmp_path):
         resume_sweep(str(tmp_path / "missing"))
 
 
+def trial_statuses(snapshot: bytes) -> dict[str, str]:
+    """Trial id -> status in one experiment snapshot's content."""
+    trials = (json.loads(t[0]) for t in json.loads(snapshot)["trial_data"])
+    return {t["trial_id"]: t["status"] for t in trials}
+
+
 def snapshot_trials(exp: Path) -> dict[str, str]:
     """Trial id -> status in Tune's newest experiment snapshot on storage."""
     states = sorted(exp.glob("experiment_state-*.json"))
     if not states:
         return {}
     try:
-        data = json.loads(states[-1].read_text())
+        return trial_statuses(states[-1].read_bytes())
     except ValueError:  # being replaced
         return {}
-    trials = (json.loads(t[0]) for t in data["trial_data"])
-    return {t["trial_id"]: t["status"] for t in trials}
+
+
+def start_long_trials(tmp_path: Path) -> tuple[Path, subprocess.Popen]:
+    """A 3-trial sweep whose trials of 30 epochs each stay RUNNING for a few snapshots."""
+    changes = {"search.num_samples": 3, "scheduler": {"type": "fifo"}, "fixed.epochs": 30}
+    spec = write_spec(tmp_path, {**RESUMABLE, **changes})
+    proc = start_raysweep(["run", str(spec)], cwd=tmp_path, log=tmp_path / "run.log")
+    return tmp_path / "runs" / "sweep", proc
+
+
+def resume_with_files_put_back(
+    exp: Path, proc: subprocess.Popen, stale: dict[str, bytes], caplog: pytest.LogCaptureFixture
+) -> SweepSummary:
+    """Kill the driver, put older snapshot files back (a torn upload), resume in-process."""
+    kill_group(proc)
+    for name, content in stale.items():
+        (exp / name).write_bytes(content)
+    with caplog.at_level(logging.WARNING, logger="search.searcher_state"):
+        return resume_sweep(str(exp))
+
+
+def assert_three_configs_none_restarted(exp: Path, summary: SweepSummary) -> None:
+    assert not summary.interrupted and summary.num_errors == 0
+    statuses = snapshot_trials(exp)
+    assert len(statuses) == 3 and set(statuses.values()) == {"TERMINATED"}  # no 4th trial
+    ledger = read_ledger(exp)
+    assert len(ledger) == 3  # three distinct configs: none trained twice, none lost
+    for epochs in ledger.values():  # each resumed from its checkpoints, not restarted
+        assert [e["epoch"] for e in epochs].count(1) == 1
 
 
 def test_a_searcher_snapshot_older_than_the_trials_is_reconciled_on_resume(tmp_path, caplog):
     """The torn snapshot a driver killed mid-upload leaves (seen with S3): the searcher's
     files from before the first trial ended, the trials' from the second trial's run."""
-    # Trials of 30 epochs: each stays RUNNING for a few snapshots.
-    changes = {"search.num_samples": 3, "scheduler": {"type": "fifo"}, "fixed.epochs": 30}
-    spec = write_spec(tmp_path, {**RESUMABLE, **changes})
-    exp = tmp_path / "runs" / "sweep"
-    proc = start_raysweep(["run", str(spec)], cwd=tmp_path, log=tmp_path / "run.log")
+    exp, proc = start_long_trials(tmp_path)
     stale: dict[str, bytes] = {}
 
     def first_trial_running_in_both() -> bool:
@@ -276,21 +306,11 @@ def test_a_searcher_snapshot_older_than_the_trials_is_reconciled_on_resume(tmp_p
         what="a snapshot with the second trial",
         proc=proc,
     )
-    kill_group(proc)
-    for name, content in stale.items():
-        (exp / name).write_bytes(content)
-
-    with caplog.at_level(logging.WARNING, logger="search.searcher_state"):
-        summary = resume_sweep(str(exp))
+    summary = resume_with_files_put_back(exp, proc, stale, caplog)
 
     assert "disagreed with the trials" in caplog.text  # the torn state was there, and fixed
-    assert not summary.interrupted and summary.num_errors == 0
-    statuses = snapshot_trials(exp)
-    assert len(statuses) == 3 and set(statuses.values()) == {"TERMINATED"}  # no 4th trial
-    ledger = read_ledger(exp)
-    assert len(ledger) == 3  # three configs: the stale sampler did not suggest the second again
-    for epochs in ledger.values():  # the second trial resumed, not restarted
-        assert [e["epoch"] for e in epochs].count(1) == 1
+    # the stale sampler did not suggest the second config again; the second trial resumed
+    assert_three_configs_none_restarted(exp, summary)
 
 
 def test_a_trial_missing_from_an_older_trials_snapshot_runs_again_from_its_checkpoints(
@@ -298,20 +318,17 @@ def test_a_trial_missing_from_an_older_trials_snapshot_runs_again_from_its_check
 ):
     """The reverse tear: Tune's trial snapshot from before the second trial, the searcher's
     from its run. Its config runs again under a new id, from the checkpoints it left."""
-    changes = {"search.num_samples": 3, "scheduler": {"type": "fifo"}, "fixed.epochs": 30}
-    spec = write_spec(tmp_path, {**RESUMABLE, **changes})
-    exp = tmp_path / "runs" / "sweep"
-    proc = start_raysweep(["run", str(spec)], cwd=tmp_path, log=tmp_path / "run.log")
+    exp, proc = start_long_trials(tmp_path)
     stale: dict[str, bytes] = {}
 
     def first_trial_alone() -> bool:
         for path in exp.glob("experiment_state-*.json"):
             content = path.read_bytes()
             try:
-                trials = [json.loads(t[0]) for t in json.loads(content)["trial_data"]]
+                statuses = trial_statuses(content)
             except (ValueError, KeyError):  # being replaced
                 continue
-            if [t["status"] for t in trials] == ["RUNNING"]:
+            if list(statuses.values()) == ["RUNNING"]:
                 stale[path.name] = content
         return bool(stale)
 
@@ -322,20 +339,10 @@ def test_a_trial_missing_from_an_older_trials_snapshot_runs_again_from_its_check
         return len(ledger) == 2 and min(len(epochs) for epochs in ledger.values()) >= 3
 
     wait_for(second_trial_trained, timeout=120, what="the second trial's epochs", proc=proc)
-    kill_group(proc)
-    for name, content in stale.items():
-        (exp / name).write_bytes(content)
+    summary = resume_with_files_put_back(exp, proc, stale, caplog)
 
-    with caplog.at_level(logging.WARNING, logger="search.searcher_state"):
-        summary = resume_sweep(str(exp))
-
-    assert not summary.interrupted and summary.num_errors == 0
-    statuses = snapshot_trials(exp)
-    assert len(statuses) == 3 and set(statuses.values()) == {"TERMINATED"}
-    ledger = read_ledger(exp)
-    assert len(ledger) == 3  # three configs, the lost one among them
-    for epochs in ledger.values():  # none restarted: the lost config went on from epoch 4+
-        assert [e["epoch"] for e in epochs].count(1) == 1
+    # the lost config among the three, gone on from epoch 4+ rather than restarted
+    assert_three_configs_none_restarted(exp, summary)
     assert "made again" in caplog.text  # the lost suggestion was handed out again
 
 
