@@ -174,8 +174,8 @@ def _creation_order(trial: Any) -> int:
 
 
 def _retained_checkpoints(trial: Any, metric: str, mode: str) -> tuple[Any, ...]:
-    """Best first, as ``ExperimentAnalysis.get_best_checkpoint`` ranks them (NaN left out),
-    so a caller can go on to the next when one is gone from storage."""
+    """Best first, as ``ExperimentAnalysis.get_best_checkpoint`` ranks them (those without a
+    finite metric left out), so a caller can go on to the next when one is gone from storage."""
     sign = -1.0 if mode == "max" else 1.0
     scored = []
     for result in trial.run_metadata.checkpoint_manager.best_checkpoint_results:

@@ -68,7 +68,7 @@ class TolerantOptunaSearch(OptunaSearch):
                 lost = f"{trial.trial_id}-unmatched"
                 self._ot_trials[lost] = self._ot_trials.pop(trial.trial_id)
                 self._lost.append(lost)
-                self._knows(trial.trial_id)  # warns
+                self._warn_unknown(trial.trial_id)
                 continue
             logger.warning("trial %s replayed into the restored searcher", trial.trial_id)
             if trial.status in ENDED:
@@ -82,14 +82,17 @@ class TolerantOptunaSearch(OptunaSearch):
             self._ot_trials[trial_id] = self._ot_trials.pop(lost.pop(0))
         return super().suggest(trial_id)
 
-    def _knows(self, trial_id: str) -> bool:
-        if trial_id in self._ot_trials:
-            return True
+    def _warn_unknown(self, trial_id: str) -> None:
         logger.warning(
             "trial %s is missing from the restored searcher state (a snapshot older than the "
             "trials); its result won't inform the sampler",
             trial_id,
         )
+
+    def _knows(self, trial_id: str) -> bool:
+        if trial_id in self._ot_trials:
+            return True
+        self._warn_unknown(trial_id)
         return False
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
