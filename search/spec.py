@@ -18,7 +18,7 @@ from search.model_spec import parse_model
 from search.objectives import MetricSpec, parse_objectives
 from search.overrides import apply_overrides
 from search.samplers import sampler_problem
-from search.schedulers import SCHEDULERS, SchedulerSpec, parse_scheduler
+from search.scheduler_spec import SCHEDULERS, SchedulerSpec, parse_scheduler
 from search.search_spec import SearchSpec, parse_search
 from search.space import ParamSpec, check_conditions, parse_param
 from search.yaml_io import safe_load
