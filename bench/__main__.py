@@ -37,18 +37,18 @@ NAMES = [*NO_RAY, *SUBPROCESS, *IN_RAY]
 
 
 def _start_ray(workdir: Path, logfile: Path) -> float:
-    import logging
-
     import ray
+
+    from search.ray_session import local_ray_options
 
     started = time.perf_counter()
     with redirected(logfile):
         ray.init(
             address="local",  # never join another Ray running on this machine
             num_cpus=2,
-            include_dashboard=False,
             _temp_dir=str(workdir / "ray"),
-            logging_level=logging.WARNING,
+            # raysweep's own embedded Ray, as ``raysweep run`` starts it for 2 trials at once
+            **local_ray_options(trials_at_once=2),
         )
     return time.perf_counter() - started
 

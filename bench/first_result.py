@@ -9,11 +9,15 @@ start its own Ray even if another one runs on this machine.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    REPO,
     Measurement,
     SweepShape,
     epoch_times,
@@ -41,6 +45,20 @@ def _process_start(pid: int) -> float | None:
         return float(psutil.Process(pid).create_time())
     except psutil.Error:
         return None
+
+
+def _tune_floor(workdir: Path, logfile: Path) -> dict[str, float]:
+    """``bench.tune_floor`` in a subprocess: plain Tune's first report of a one-step trial."""
+    with open(logfile, "ab") as out:
+        t0 = time.time()
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.tune_floor", repr(t0), str(workdir / "floor-runs")],
+            stdout=subprocess.PIPE,
+            stderr=out,
+            cwd=REPO,
+            check=True,
+        )
+    return dict(json.loads(done.stdout.decode().strip().splitlines()[-1]))
 
 
 def run(quick: bool, workdir: Path, logfile: Path) -> Measurement:
@@ -73,6 +91,8 @@ def run(quick: bool, workdir: Path, logfile: Path) -> Measurement:
     if first is None:
         raise RuntimeError("no ledger line was written")
     first_s = float(first["t"]) - t0
+    log("first_result: the floor, plain Tune with a one-step torch trial ...")
+    floor = _tune_floor(workdir, logfile)
     times = epoch_times(experiment)
     overhead = wall / (sum(times) / shape.max_concurrent)
     m.details = {
@@ -84,6 +104,7 @@ def run(quick: bool, workdir: Path, logfile: Path) -> Measurement:
         "epochs": len(times),
         "train_time_s": sum(times),
         "cli_overhead_ratio": overhead,
+        "plain_tune_floor": floor,
         "timeline": timeline(experiment, t0, t0 + wall, shape.max_concurrent),
     }
     log(
@@ -97,6 +118,16 @@ def run(quick: bool, workdir: Path, logfile: Path) -> Measurement:
         first_s,
         at_most=GOAL_S,
         note="" if worker is None else f"trial worker process started at {worker:.1f} s",
+    )
+    m.row(
+        "plain Tune, one-step torch trial: first report (s)",
+        floor["first_report_s"],
+        note=f"its ray.init done at {floor['ray_init_done_s']:.1f} s; nothing of raysweep runs",
+    )
+    m.row(
+        "raysweep first epoch / plain Tune's first report",
+        first_s / floor["first_report_s"],
+        note="the same machine, one run",
     )
     m.row("first checkpoint dir (s)", checkpoint_at)
     m.row(

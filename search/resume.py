@@ -104,7 +104,7 @@ def resume_sweep(
     exp = experiment_path(path)
     spec = load_spec(exp / SPEC_FILE, overrides or [])
     check_unchanged(exp, spec)
-    ensure_ray(address)
+    ensure_ray(address, trials_at_once=spec.search.max_concurrent)
     analysis = _snapshot(exp)
     if analysis is None:
         # Killed during start-up, before Tune's first snapshot: nothing to restore, so start

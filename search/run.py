@@ -17,7 +17,7 @@ from search.experiment import (
     write_spec,
 )
 from search.model_spec import check_model
-from search.ray_session import ensure_ray
+from search.ray_session import ensure_ray, trial_actors_without_default_env
 from search.spec import SweepSpec
 from trainables.config import TrainConfig
 from trainables.storage import Location
@@ -54,6 +54,7 @@ def build_trainable(
 
     from trainables.trainable import TrialSettings, train_mlp
 
+    trial_actors_without_default_env()
     if data is None:
         data, _ = load_data(spec.data)  # the test split stays in the driver
     settings = TrialSettings(
@@ -150,7 +151,7 @@ def run_sweep(
     baseline = TrainConfig.from_dict({**spec.fixed, **spec.search.baseline})
     check_model(spec.architecture, baseline, data)
     probe_storage(root)  # the first write, once the input is known to be good
-    ensure_ray(address)
+    ensure_ray(address, trials_at_once=spec.search.max_concurrent)
     import ray
 
     # Into the object store now, and no driver copy for the rest of the sweep: trials map the
