@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def local_ray_options(trials_at_once: int) -> dict[str, Any]:
 
 def ensure_ray(address: str | None = None, *, trials_at_once: int = 1) -> None:
     """Join ``address`` (``auto`` or host:port), or start a local Ray on 127.0.0.1 only."""
+    global _embedded
     import ray
 
     # Snapshotting the experiment at every checkpoint is what we want (a killed driver loses
@@ -83,7 +85,9 @@ def ensure_ray(address: str | None = None, *, trials_at_once: int = 1) -> None:
         if address:
             ray.init(address=address, logging_level=logging.WARNING)
         else:
+            environment = dict(os.environ)  # what the embedded Ray's processes inherit
             ray.init(**local_ray_options(trials_at_once))
+            _embedded = _EmbeddedRay(ray.get_runtime_context().gcs_address, environment)
     finally:
         ahead.join()
 
@@ -91,13 +95,49 @@ def ensure_ray(address: str | None = None, *, trials_at_once: int = 1) -> None:
 def trial_actors_without_default_env() -> None:
     """Let trial actors start in the worker processes Ray prestarts, rather than fresh ones.
 
-    Tune gives every trial actor a runtime env of environment variables, always including
-    ``PL_DISABLE_FORK`` (a PyTorch Lightning setting raysweep's loop has no use for). Ray runs
-    an actor with any runtime env in a new process, so the workers it prestarted at start-up
-    sat idle while the first trials each booted another (bench: ~1.5 s later to train). The
-    variables Tune propagates from the driver's environment (AWS credentials, Ray Train
-    settings) are still passed whenever they are set.
+    Tune gives every trial actor a runtime env of environment variables: always
+    ``PL_DISABLE_FORK`` (a PyTorch Lightning setting raysweep's loop has no use for), and any of
+    a few driver variables that are set (AWS credentials, Ray Train settings). Ray runs an actor
+    with a runtime env in a new process, so the workers it prestarted sat idle while the first
+    trials each booted another (bench: first epoch ~3 s later). The embedded Ray's workers
+    inherited the driver's environment, so a variable whose value is unchanged since that Ray
+    started needn't be passed again; on any other Ray, Tune passes them all as before.
     """
-    from ray.tune.execution import class_cache
+    try:
+        from ray.tune.execution import class_cache
 
-    class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
+        class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
+        _pass_only_changed(class_cache.ENV_VARS_TO_PROPAGATE)
+    except (ImportError, AttributeError) as exc:  # another Ray: trials just start cold
+        logger.debug("trial actors keep Tune's runtime env: %s", exc)
+
+
+@dataclass(frozen=True)
+class _EmbeddedRay:
+    gcs_address: str
+    environment: dict[str, str]
+
+
+_embedded: _EmbeddedRay | None = None  # the local Ray this process started, if any
+_tune_propagates: frozenset[str] | None = None  # Tune's own list, before any change
+
+
+def _pass_only_changed(propagate: set[str]) -> None:
+    """Leave in Tune's set of variables to pass only those the trial workers didn't inherit."""
+    import ray
+
+    global _tune_propagates
+    if _tune_propagates is None:
+        _tune_propagates = frozenset(propagate)
+    inherited: dict[str, str] = {}
+    if (
+        _embedded is not None
+        and ray.is_initialized()
+        and ray.get_runtime_context().gcs_address == _embedded.gcs_address
+    ):
+        inherited = _embedded.environment
+    for name in _tune_propagates:
+        if name in inherited and os.environ.get(name) == inherited[name]:
+            propagate.discard(name)
+        else:
+            propagate.add(name)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ray.tune.execution.class_cache import _ActorClassCache
 
+from search import ray_session as session
 from search.data_spec import load_data
 from search.run import build_trainable
 from search.spec import parse_spec
@@ -19,12 +20,11 @@ from tests.helpers import spec_dict
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _env_without_aws() -> dict[str, str]:
-    # Tune passes AWS credentials set in the driver on to trial actors as their runtime env,
-    # which puts them in fresh processes: a user of local storage has none set.
-    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
-        "RAY_ADDRESS": "local"
-    }
+def _trial_env_vars() -> dict[str, str]:
+    class Trial:
+        pass
+
+    return dict(_ActorClassCache().get(Trial)._default_options["runtime_env"]["env_vars"])
 
 
 def test_trial_actors_carry_only_the_variables_the_driver_sets(tmp_path):
@@ -32,19 +32,38 @@ def test_trial_actors_carry_only_the_variables_the_driver_sets(tmp_path):
     data, _ = load_data(spec.data)
     build_trainable(spec, experiment=tmp_path / "exp", data=data)
 
-    class Trial:
-        pass
-
-    env_vars = _ActorClassCache().get(Trial)._default_options["runtime_env"]["env_vars"]
+    env_vars = _trial_env_vars()
     assert "PL_DISABLE_FORK" not in env_vars
+    # This session's Ray wasn't started by ensure_ray: Tune passes the credentials as always.
     assert env_vars["AWS_ACCESS_KEY_ID"] == os.environ["AWS_ACCESS_KEY_ID"]  # set by conftest
+
+
+def test_on_the_embedded_ray_only_variables_changed_since_it_started_are_passed(
+    ray_session, monkeypatch
+):
+    started_with = {
+        "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": "the value when Ray started",
+    }
+    gcs = ray_session.get_runtime_context().gcs_address
+    monkeypatch.setattr(session, "_embedded", session._EmbeddedRay(gcs, started_with))
+    try:
+        session.trial_actors_without_default_env()
+        env_vars = _trial_env_vars()
+    finally:
+        monkeypatch.undo()
+        session.trial_actors_without_default_env()  # Tune's list as it was, for later tests
+    assert "AWS_ACCESS_KEY_ID" not in env_vars  # inherited unchanged by the workers
+    assert env_vars["AWS_SECRET_ACCESS_KEY"] == os.environ["AWS_SECRET_ACCESS_KEY"]
+    assert "AWS_ACCESS_KEY_ID" in _trial_env_vars()
 
 
 def test_embedded_ray_starts_trials_in_warm_prestarted_workers(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "tests.warm_start_probe", str(tmp_path / "runs")],
         cwd=REPO,
-        env=_env_without_aws(),
+        # AWS credentials set (conftest): Tune would pass them as a runtime env
+        env={**os.environ, "RAY_ADDRESS": "local"},
         capture_output=True,
         text=True,
         timeout=300,
