@@ -51,9 +51,9 @@ def local_ray_options(trials_at_once: int) -> dict[str, Any]:
 
     Ray prestarts a worker process per CPU. Each one imports what a trial needs (torch, with
     dynamo, which the first optimizer step loads; Ray Tune; the trainable) while the driver is
-    still starting: the first trials begin in them already warm (bench: first epoch ~2 s
-    sooner). Those beyond the trials that run at once are ended when idle, so a machine with
-    many cores doesn't keep a torch-sized process per core.
+    still starting, so the first trials begin in them already warm. Those beyond the trials
+    that run at once are ended when idle, so a machine with many cores doesn't keep a
+    torch-sized process per core.
     """
     return {
         "include_dashboard": False,
@@ -99,7 +99,7 @@ def trial_actors_without_default_env() -> None:
     ``PL_DISABLE_FORK`` (a PyTorch Lightning setting raysweep's loop has no use for), and any of
     a few driver variables that are set (AWS credentials, Ray Train settings). Ray runs an actor
     with a runtime env in a new process, so the workers it prestarted sat idle while the first
-    trials each booted another (bench: first epoch ~3 s later). The embedded Ray's workers
+    trials each booted another and imported torch there. The embedded Ray's workers
     inherited the driver's environment, so a variable whose value is unchanged since that Ray
     started needn't be passed again; on any other Ray, Tune passes them all as before.
     """
