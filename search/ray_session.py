@@ -27,8 +27,9 @@ _TUNER_IMPORTS = (
     "ray.air.integrations.mlflow",
     "tensorboardX",
 )
-# What a trial worker imports before its first epoch (building the optimizer imports dynamo).
-_TRIAL_WORKER_IMPORTS = ("ray.tune", "torch", "torch._dynamo", "trainables.trainable")
+# What a trial worker imports before its first epoch: the trainable (with torch and Ray Tune)
+# and dynamo, which torch's optimizers import when first used.
+_TRIAL_WORKER_IMPORTS = ("trainables.trainable", "torch._dynamo")
 # What ``ray.init`` imports itself, imported first and in this thread: two threads importing
 # parts of one import cycle at once fail with a deadlock error.
 _RAY_INIT_IMPORTS = (
