@@ -93,7 +93,7 @@ def ensure_ray(address: str | None = None, *, trials_at_once: int = 1) -> None:
         ahead.join()
 
 
-def trial_actors_without_default_env() -> None:
+def trial_actors_in_prestarted_workers() -> None:
     """Let trial actors start in the worker processes Ray prestarts, rather than fresh ones.
 
     Tune gives every trial actor a runtime env of environment variables: always

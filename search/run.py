@@ -17,7 +17,7 @@ from search.experiment import (
     write_spec,
 )
 from search.model_spec import check_model
-from search.ray_session import ensure_ray, trial_actors_without_default_env
+from search.ray_session import ensure_ray, trial_actors_in_prestarted_workers
 from search.spec import SweepSpec
 from trainables.config import TrainConfig
 from trainables.storage import Location
@@ -54,7 +54,7 @@ def build_trainable(
 
     from trainables.trainable import TrialSettings, train_mlp
 
-    trial_actors_without_default_env()
+    trial_actors_in_prestarted_workers()
     if data is None:
         data, _ = load_data(spec.data)  # the test split stays in the driver
     settings = TrialSettings(

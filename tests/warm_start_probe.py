@@ -25,13 +25,13 @@ def probe(config: dict) -> None:
 
 
 def main(storage: str) -> dict[str, bool]:
-    from search.ray_session import ensure_ray, trial_actors_without_default_env
+    from search.ray_session import ensure_ray, trial_actors_in_prestarted_workers
 
     ensure_ray(trials_at_once=1)
     tuner_imported = "trainables.trainable" in sys.modules
     from ray import tune
 
-    trial_actors_without_default_env()
+    trial_actors_in_prestarted_workers()
     results = tune.Tuner(
         tune.with_resources(probe, {"cpu": 1}),
         tune_config=tune.TuneConfig(num_samples=1),

@@ -48,11 +48,11 @@ def test_on_the_embedded_ray_only_variables_changed_since_it_started_are_passed(
     gcs = ray_session.get_runtime_context().gcs_address
     monkeypatch.setattr(session, "_embedded", session._EmbeddedRay(gcs, started_with))
     try:
-        session.trial_actors_without_default_env()
+        session.trial_actors_in_prestarted_workers()
         env_vars = _trial_env_vars()
     finally:
         monkeypatch.undo()
-        session.trial_actors_without_default_env()  # Tune's list as it was, for later tests
+        session.trial_actors_in_prestarted_workers()  # Tune's list as it was, for later tests
     assert "AWS_ACCESS_KEY_ID" not in env_vars  # inherited unchanged by the workers
     assert env_vars["AWS_SECRET_ACCESS_KEY"] == os.environ["AWS_SECRET_ACCESS_KEY"]
     assert "AWS_ACCESS_KEY_ID" in _trial_env_vars()
