@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ray.tune.experiment import Trial
 from ray.tune.schedulers import (
     ASHAScheduler,
     FIFOScheduler,
@@ -63,6 +64,37 @@ class BaselineASHA(ASHAScheduler):
         return action
 
 
+class FinishingHyperBand(HyperBandScheduler):
+    """Ray's HyperBand, except that a finished bracket stops every trial it parked.
+
+    HyperBand pauses a trial that reaches its rung before the rest of its bracket, and stops
+    the paused ones once the bracket's last rung is done. Ray's version misses two of them, and
+    the sweep then waits forever on a trial nobody will resume:
+    - the bracket finishes because its last other trials *ended* (a function trainable's last
+      result can arrive as its completion), not through a result;
+    - a trial was still saving its pause checkpoint when the bracket finished, so it wasn't
+      PAUSED yet.
+    """
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        action = super().on_trial_result(tune_controller, trial, result)
+        self._stop_parked(tune_controller, trial)
+        return action
+
+    def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:
+        super().on_trial_remove(tune_controller, trial)
+        self._stop_parked(tune_controller, trial)
+
+    def _stop_parked(self, tune_controller: Any, trial: Any) -> None:
+        bracket, _ = self._trial_info[trial]
+        if not bracket.finished():
+            return
+        for other in bracket.current_trials():
+            # Re-read each time: stopping one re-enters on_trial_remove, which may stop others.
+            if other is not trial and (other.status == Trial.PAUSED or other.is_saving):
+                tune_controller.stop_trial(other)
+
+
 def build_scheduler(
     spec: SchedulerSpec, *, baseline: Mapping[str, Any], space: Mapping[str, ParamSpec]
 ) -> TrialScheduler:
@@ -80,7 +112,7 @@ def build_scheduler(
             synch=spec.synch,
         )
     if spec.type == "hyperband":
-        return HyperBandScheduler(
+        return FinishingHyperBand(
             time_attr="training_iteration",
             max_t=spec.max_t,
             reduction_factor=spec.reduction_factor,

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ray.tune.schedulers import TrialScheduler
+import pytest
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import HyperBandScheduler, TrialScheduler
 
 from search.schedulers import BaselineASHA, SchedulerSpec, build_scheduler
 
@@ -55,3 +57,76 @@ def test_only_the_first_trial_with_the_baseline_config_is_protected():
 def test_fifo_never_stops():
     scheduler = build_scheduler(SchedulerSpec("fifo", max_t=4), baseline=BASELINE, space={})
     assert type(scheduler).__name__ == "FIFOScheduler"
+
+
+class Controller:
+    """What a scheduler calls back on Tune's controller: ``stop_trial``, with the scheduler
+    callbacks and status change Tune's own makes."""
+
+    def __init__(self, scheduler: TrialScheduler) -> None:
+        self.scheduler = scheduler
+        self.stopped: list[str] = []
+
+    def stop_trial(self, t: Trial) -> None:
+        if t.status in (Trial.ERROR, Trial.TERMINATED):
+            return
+        if t.status in (Trial.PENDING, Trial.PAUSED):
+            self.scheduler.on_trial_remove(self, t)
+        else:
+            self.scheduler.on_trial_complete(self, t, t.last_result)
+        t.set_status(Trial.TERMINATED)
+        self.stopped.append(t.trial_id)
+
+
+def hyperband_bracket(scheduler_type: type | None = None):
+    """HyperBand with max_t 3 and eta 2: its first bracket holds three trials, all run to 3."""
+    scheduler = build_scheduler(
+        SchedulerSpec("hyperband", reduction_factor=2, max_t=3), baseline=BASELINE, space={}
+    )
+    if scheduler_type is not None:  # Ray's own, to show what the subclass fixes
+        scheduler = scheduler_type(time_attr="training_iteration", max_t=3, reduction_factor=2)
+    scheduler.set_search_properties("val_accuracy", "max")
+    controller = Controller(scheduler)
+    trials = [Trial("train_mlp", trial_id=name, stub=True) for name in "abc"]
+    for t in trials:
+        scheduler.on_trial_add(controller, t)
+        t.set_status(Trial.RUNNING)
+    return scheduler, controller, trials
+
+
+def result(iteration: int) -> dict:
+    return {"training_iteration": iteration, "val_accuracy": 0.1 * iteration}
+
+
+def run_to_third(scheduler, controller, t, *, last_as_completion: bool) -> str | None:
+    for i in (1, 2):
+        assert scheduler.on_trial_result(controller, t, result(i)) == TrialScheduler.CONTINUE
+    if last_as_completion:  # a function trainable that returned right after its last report
+        scheduler.on_trial_complete(controller, t, result(3))
+        t.set_status(Trial.TERMINATED)
+        return None
+    return scheduler.on_trial_result(controller, t, result(3))
+
+
+@pytest.mark.parametrize("ray_own", [False, True], ids=["raysweep", "ray's own"])
+def test_hyperband_stops_a_paused_trial_when_its_bracket_ends_by_completions(ray_own):
+    scheduler, controller, (a, b, c) = hyperband_bracket(HyperBandScheduler if ray_own else None)
+    # a reaches the bracket's last rung first: it waits, paused, for b and c.
+    assert run_to_third(scheduler, controller, a, last_as_completion=False) == "PAUSE"
+    a.set_status(Trial.PAUSED)
+    run_to_third(scheduler, controller, b, last_as_completion=True)
+    run_to_third(scheduler, controller, c, last_as_completion=True)
+    # Nobody would ever resume a: left PAUSED, the sweep would wait for it forever.
+    assert (a.status == Trial.TERMINATED) is not ray_own
+
+
+@pytest.mark.parametrize("ray_own", [False, True], ids=["raysweep", "ray's own"])
+def test_hyperband_stops_a_trial_still_saving_its_pause_when_the_bracket_ends(ray_own):
+    scheduler, controller, (a, b, c) = hyperband_bracket(HyperBandScheduler if ray_own else None)
+    assert run_to_third(scheduler, controller, a, last_as_completion=False) == "PAUSE"
+    a.temporary_state.saving_to = object()  # Tune is still writing a's pause checkpoint
+    assert run_to_third(scheduler, controller, b, last_as_completion=False) == "PAUSE"
+    b.set_status(Trial.PAUSED)
+    assert run_to_third(scheduler, controller, c, last_as_completion=False) == "STOP"
+    assert "b" in controller.stopped  # Ray stops the paused one either way
+    assert ("a" in controller.stopped) is not ray_own
