@@ -23,7 +23,7 @@ from search.run import SweepSummary, build_tuner, run_sweep
 from search.spec import parse_spec
 from tests.helpers import spec_dict
 from tests.processes import kill_group, start_raysweep, trial_workers, wait_for
-from trainables.checkpoint import CHECKPOINT_FILE, checkpoint_epoch
+from trainables.checkpoint import CHECKPOINT_FILE
 from trainables.recovery import read_ledger
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -81,11 +81,12 @@ def running_at_epoch(exp: Path, low: int, high: int) -> bool:
 
 
 def corrupt_newest_checkpoint(exp: Path, trial_id: str) -> None:
-    newest = max(
-        (exp / f"trial_{trial_id}").glob("checkpoint_*"), key=lambda d: checkpoint_epoch(d) or -1
-    )
+    """Truncate the trial's newest checkpoint. When the kill landed while Tune was copying that
+    checkpoint into the experiment, its state file is missing: it is torn already."""
+    newest = max((exp / f"trial_{trial_id}").glob("checkpoint_*"))  # zero-padded indexes
     state = newest / CHECKPOINT_FILE
-    state.write_bytes(state.read_bytes()[:100])
+    if state.exists():
+        state.write_bytes(state.read_bytes()[:100])
 
 
 @pytest.mark.parametrize("moment", ["start-up", "mid-sweep", "mid-trial, checkpoint corrupted"])
