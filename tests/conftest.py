@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -10,14 +11,15 @@ from tests.s3 import S3Server, start_s3_server, use_credentials
 use_credentials()
 
 
-@pytest.fixture(scope="session")
-def ray_session():
-    """One real local Ray for the whole test session (starting one costs seconds)."""
+SESSION_CPUS = 2
+RELEASE_TIMEOUT_S = 60
+
+
+def _start_session_ray():
     import ray
 
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     ray.init(
-        num_cpus=2,
+        num_cpus=SESSION_CPUS,
         include_dashboard=False,
         _node_ip_address="127.0.0.1",
         logging_level="WARNING",
@@ -26,8 +28,40 @@ def ray_session():
         # Ray's session logs.
         log_to_driver=False,
     )
+    return ray
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One real local Ray for the whole test session (starting one costs seconds)."""
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    ray = _start_session_ray()
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _shared_ray_released(request):
+    """Each test hands the shared Ray's CPUs back (Tune frees them within a second).
+
+    Trials a failed test left behind would hold them, and every later sweep would wait for
+    resources forever: one failure would become a CI timeout that reports nothing. Such a test
+    fails here instead, and the tests after it get a fresh Ray.
+    """
+    yield
+    if "ray_session" not in request.fixturenames:
+        return
+    ray = request.getfixturevalue("ray_session")
+    deadline = time.monotonic() + RELEASE_TIMEOUT_S
+    while (free := ray.available_resources().get("CPU", 0.0)) < SESSION_CPUS:
+        if time.monotonic() > deadline:
+            ray.shutdown()
+            _start_session_ray()
+            pytest.fail(
+                f"{SESSION_CPUS - free:g} of the shared Ray's CPUs still held "
+                f"{RELEASE_TIMEOUT_S} s after the test; restarted Ray for the tests after it"
+            )
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
