@@ -39,10 +39,10 @@ NAMES = [*NO_RAY, *SUBPROCESS, *IN_RAY]
 def _start_ray(workdir: Path, logfile: Path) -> float:
     import ray
 
-    from search.ray_session import local_ray_options
+    from search.ray_session import local_ray_options, loopback_only
 
     started = time.perf_counter()
-    with redirected(logfile):
+    with redirected(logfile), loopback_only():
         ray.init(
             address="local",  # never join another Ray running on this machine
             num_cpus=2,

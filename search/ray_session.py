@@ -6,7 +6,8 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,7 @@ def local_ray_options(trials_at_once: int) -> dict[str, Any]:
     """
     return {
         "include_dashboard": False,
-        "_node_ip_address": "127.0.0.1",  # nothing listens beyond this machine by default
+        "_node_ip_address": "127.0.0.1",  # taken only with loopback_only(): see there
         "logging_level": logging.WARNING,
         "_system_config": {
             "preload_python_modules": list(_TRIAL_WORKER_IMPORTS),
@@ -87,10 +88,39 @@ def ensure_ray(address: str | None = None, *, trials_at_once: int = 1) -> None:
             ray.init(address=address, logging_level=logging.WARNING)
         else:
             environment = dict(os.environ)  # what the embedded Ray's processes inherit
-            ray.init(**local_ray_options(trials_at_once))
+            with loopback_only():
+                ray.init(**local_ray_options(trials_at_once))
             _embedded = _EmbeddedRay(ray.get_runtime_context().gcs_address, environment)
     finally:
         ahead.join()
+
+
+@contextmanager
+def loopback_only() -> Iterator[None]:
+    """A local Ray started inside binds every server to 127.0.0.1: nothing listens beyond this
+    machine.
+
+    Ray swaps a loopback ``_node_ip_address`` for the machine's reachable address, and then its
+    servers listen there or on every interface. Ray's own switch for the platforms it runs no
+    clusters on (macOS, Windows) keeps a node on loopback: this process reads it as a constant,
+    the processes Ray starts read it from the environment. Both are put back afterwards, so a
+    later connection to a cluster from this process is unaffected. A user who set the variable
+    keeps their choice.
+    """
+    from ray._private import ray_constants
+
+    name = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+    if name in os.environ:
+        yield
+        return
+    cluster_enabled = ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[name] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+        ray_constants.ENABLE_RAY_CLUSTER = cluster_enabled
 
 
 def trial_actors_in_prestarted_workers() -> None:

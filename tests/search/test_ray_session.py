@@ -58,7 +58,7 @@ def test_on_the_embedded_ray_only_variables_changed_since_it_started_are_passed(
     assert "AWS_ACCESS_KEY_ID" in _trial_env_vars()
 
 
-def test_embedded_ray_starts_trials_in_warm_prestarted_workers(tmp_path):
+def test_embedded_ray_starts_trials_in_warm_prestarted_workers_on_loopback_only(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "tests.warm_start_probe", str(tmp_path / "runs")],
         cwd=REPO,
@@ -70,7 +70,12 @@ def test_embedded_ray_starts_trials_in_warm_prestarted_workers(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
-    assert outcome == {"tuner_imported": True, "prestarted": True, "preloaded": True}
+    assert outcome == {
+        "tuner_imported": True,
+        "prestarted": True,
+        "preloaded": True,
+        "listening_beyond_loopback": [],
+    }
 
 
 def test_reading_a_spec_imports_no_ray():
@@ -82,3 +87,18 @@ def test_reading_a_spec_imports_no_ray():
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_loopback_only_puts_rays_switch_back_and_respects_a_users_setting(monkeypatch):
+    from ray._private import ray_constants
+
+    name = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+    monkeypatch.delenv(name, raising=False)
+    before = ray_constants.ENABLE_RAY_CLUSTER
+    with session.loopback_only():
+        assert os.environ[name] == "0" and ray_constants.ENABLE_RAY_CLUSTER is False
+    assert name not in os.environ and ray_constants.ENABLE_RAY_CLUSTER == before
+
+    monkeypatch.setenv(name, "1")  # the user wants the local Ray reachable
+    with session.loopback_only():
+        assert os.environ[name] == "1" and ray_constants.ENABLE_RAY_CLUSTER == before
