@@ -37,18 +37,16 @@ NAMES = [*NO_RAY, *SUBPROCESS, *IN_RAY]
 
 
 def _start_ray(workdir: Path, logfile: Path) -> float:
-    import ray
-
-    from search.ray_session import local_ray_options, loopback_only
+    from search.ray_session import start_local_ray
 
     started = time.perf_counter()
-    with redirected(logfile), loopback_only():
-        ray.init(
+    with redirected(logfile):
+        # raysweep's own embedded Ray, as ``raysweep run`` starts it for 2 trials at once
+        start_local_ray(
+            trials_at_once=2,
             address="local",  # never join another Ray running on this machine
             num_cpus=2,
             _temp_dir=str(workdir / "ray"),
-            # raysweep's own embedded Ray, as ``raysweep run`` starts it for 2 trials at once
-            **local_ray_options(trials_at_once=2),
         )
     return time.perf_counter() - started
 

@@ -48,24 +48,27 @@ def _import_all(modules: Iterable[str]) -> None:
             logger.debug("not imported ahead: %s (%s)", name, exc)
 
 
-def local_ray_options(trials_at_once: int) -> dict[str, Any]:
-    """``ray.init`` options of the embedded local Ray, for a sweep running that many trials.
+def start_local_ray(trials_at_once: int, **options: Any) -> None:
+    """Start the embedded local Ray for a sweep running that many trials, on loopback only.
 
     Ray prestarts a worker process per CPU. Each one imports what a trial needs (torch, with
     dynamo, which the first optimizer step loads; Ray Tune; the trainable) while the driver is
     still starting, so the first trials begin in them already warm. Those beyond the trials
     that run at once are ended when idle, so a machine with many cores doesn't keep a
-    torch-sized process per core.
+    torch-sized process per core. ``options`` go to ``ray.init`` as well (the bench's CPUs).
     """
-    return {
-        "include_dashboard": False,
-        "_node_ip_address": "127.0.0.1",  # taken only with loopback_only(): see there
-        "logging_level": logging.WARNING,
-        "_system_config": {
-            "preload_python_modules": list(_TRIAL_WORKER_IMPORTS),
-            "num_workers_soft_limit": max(1, trials_at_once),
-        },
-    }
+    import ray
+
+    with loopback_only():
+        ray.init(
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            _system_config={
+                "preload_python_modules": list(_TRIAL_WORKER_IMPORTS),
+                "num_workers_soft_limit": max(1, trials_at_once),
+            },
+            **options,
+        )
 
 
 def ensure_ray(address: str | None = None, *, trials_at_once: int = 1) -> None:
@@ -88,8 +91,7 @@ def ensure_ray(address: str | None = None, *, trials_at_once: int = 1) -> None:
             ray.init(address=address, logging_level=logging.WARNING)
         else:
             environment = dict(os.environ)  # what the embedded Ray's processes inherit
-            with loopback_only():
-                ray.init(**local_ray_options(trials_at_once))
+            start_local_ray(trials_at_once)
             _embedded = _EmbeddedRay(ray.get_runtime_context().gcs_address, environment)
     finally:
         ahead.join()

@@ -78,13 +78,15 @@ class Controller:
         self.stopped.append(t.trial_id)
 
 
-def hyperband_bracket(scheduler_type: type | None = None):
-    """HyperBand with max_t 3 and eta 2: its first bracket holds three trials, all run to 3."""
-    scheduler = build_scheduler(
-        SchedulerSpec("hyperband", reduction_factor=2, max_t=3), baseline=BASELINE, space={}
-    )
-    if scheduler_type is not None:  # Ray's own, to show what the subclass fixes
-        scheduler = scheduler_type(time_attr="training_iteration", max_t=3, reduction_factor=2)
+def hyperband_bracket(ray_own: bool):
+    """HyperBand with max_t 3 and eta 2: its first bracket holds three trials, all run to 3.
+    ``ray_own``: Ray's class rather than raysweep's, to show what the subclass fixes."""
+    if ray_own:
+        scheduler = HyperBandScheduler(time_attr="training_iteration", max_t=3, reduction_factor=2)
+    else:
+        scheduler = build_scheduler(
+            SchedulerSpec("hyperband", reduction_factor=2, max_t=3), baseline=BASELINE, space={}
+        )
     scheduler.set_search_properties("val_accuracy", "max")
     controller = Controller(scheduler)
     trials = [Trial("train_mlp", trial_id=name, stub=True) for name in "abc"]
@@ -110,7 +112,7 @@ def run_to_third(scheduler, controller, t, *, last_as_completion: bool) -> str |
 
 @pytest.mark.parametrize("ray_own", [False, True], ids=["raysweep", "ray's own"])
 def test_hyperband_stops_a_paused_trial_when_its_bracket_ends_by_completions(ray_own):
-    scheduler, controller, (a, b, c) = hyperband_bracket(HyperBandScheduler if ray_own else None)
+    scheduler, controller, (a, b, c) = hyperband_bracket(ray_own)
     # a reaches the bracket's last rung first: it waits, paused, for b and c.
     assert run_to_third(scheduler, controller, a, last_as_completion=False) == "PAUSE"
     a.set_status(Trial.PAUSED)
@@ -122,7 +124,7 @@ def test_hyperband_stops_a_paused_trial_when_its_bracket_ends_by_completions(ray
 
 @pytest.mark.parametrize("ray_own", [False, True], ids=["raysweep", "ray's own"])
 def test_hyperband_stops_a_trial_still_saving_its_pause_when_the_bracket_ends(ray_own):
-    scheduler, controller, (a, b, c) = hyperband_bracket(HyperBandScheduler if ray_own else None)
+    scheduler, controller, (a, b, c) = hyperband_bracket(ray_own)
     assert run_to_third(scheduler, controller, a, last_as_completion=False) == "PAUSE"
     a.temporary_state.saving_to = object()  # Tune is still writing a's pause checkpoint
     assert run_to_third(scheduler, controller, b, last_as_completion=False) == "PAUSE"
