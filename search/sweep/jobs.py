@@ -18,7 +18,7 @@ from search.spec import SweepSpec
 
 METADATA_KEY = "raysweep"
 NO_AGENT = "No available agent"
-AGENT_WAIT_S = 60.0
+AGENT_WAIT_S = 180.0  # a just-started head on a busy 2-core machine took over 60 s
 
 
 class JobsError(RaysweepError):
