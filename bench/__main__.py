@@ -37,7 +37,7 @@ NAMES = [*NO_RAY, *SUBPROCESS, *IN_RAY]
 
 
 def _start_ray(workdir: Path, logfile: Path) -> float:
-    from search.ray_session import start_local_ray
+    from search.sweep.ray_session import start_local_ray
 
     started = time.perf_counter()
     with redirected(logfile):

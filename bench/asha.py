@@ -21,8 +21,8 @@ GOAL_GAP_POINTS = 1.0
 
 def _sweep(spec: dict[str, Any], storage: Path) -> dict[str, Any]:
     from search.results import load_results
-    from search.run import run_sweep
     from search.spec import parse_spec
+    from search.sweep.run import run_sweep
 
     started = time.perf_counter()
     summary = run_sweep(parse_spec(spec, source="<bench>"), storage=str(storage))

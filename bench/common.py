@@ -148,8 +148,8 @@ def sweep_spec(
 
 def load_bench_data(name: str) -> Any:
     """A data set of ``DATA``, loaded exactly as raysweep loads it from a spec."""
-    from search.data_spec import load_data
     from search.spec import parse_spec
+    from search.spec.data import load_data
 
     spec = parse_spec(sweep_spec("data", SweepShape(data=name)), source="<bench>")
     data, _ = load_data(spec.data)
@@ -234,7 +234,7 @@ def code_info() -> dict[str, Any]:
 
 def versions_info() -> dict[str, str]:
     try:
-        from search.experiment import versions
+        from search.version import versions
 
         return versions()
     except Exception as exc:  # versions are context, not a result
@@ -349,9 +349,9 @@ def _role(process: Any, root: int) -> str:
         title = " ".join(process.cmdline()[:1])
     except Exception:
         return "other"
-    for key in ("raylet", "gcs_server", "IDLE", "ImplicitFunc", "train_mlp"):
+    for key in ("raylet", "gcs_server", "IDLE", "ImplicitFunc", "train_trial"):
         if key in name or key in title:
-            return "trial worker" if key in ("ImplicitFunc", "train_mlp") else key
+            return "trial worker" if key in ("ImplicitFunc", "train_trial") else key
     return "ray::" + title[5:30] if title.startswith("ray::") else name
 
 

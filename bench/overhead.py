@@ -38,8 +38,8 @@ GOAL_VS_PLAIN = 5.0
 
 def run_raysweep(spec: dict[str, Any], storage: Path) -> dict[str, Any]:
     """The real API, timed from parsing the spec to the summary being returned."""
-    from search.run import run_sweep
     from search.spec import parse_spec
+    from search.sweep.run import run_sweep
 
     t0, started = time.time(), time.perf_counter()
     summary = run_sweep(parse_spec(spec, source="<bench>"), storage=str(storage))

@@ -21,8 +21,7 @@ from raysweep.api import (
     resume,
     run,
 )
-
-__version__ = "0.1.0"
+from search.version import __version__
 
 __all__ = [
     "__version__",

@@ -14,22 +14,20 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from torch import nn
 
-    from search.export import ExportSummary
-    from search.report import ReportSummary
-    from search.run import SweepSummary
+    from search.results.export import ExportSummary
+    from search.results.report import ReportSummary
     from search.spec import SweepSpec
+    from search.sweep.run import SweepSummary
 
 
 def load(
     spec: str | os.PathLike[str] | Mapping[str, Any], overrides: list[str] | None = None
 ) -> SweepSpec:
     """A validated spec from a YAML file or a dict shaped like one (``SpecError`` if invalid)."""
-    from search.overrides import apply_overrides
-    from search.spec import load_spec, parse_spec
+    from search.spec import load_spec, parse_mapping
 
     if isinstance(spec, Mapping):
-        raw = apply_overrides(dict(spec), overrides or [], "<dict>")
-        return parse_spec(raw, source="<dict>")
+        return parse_mapping(spec, overrides)
     return load_spec(os.fspath(spec), overrides)
 
 
@@ -42,22 +40,26 @@ def run(
     address: str | None = None,
 ) -> SweepSummary:
     """Run a sweep to the end and summarize it (``raysweep run``)."""
-    from search.run import run_sweep
+    from search.sweep.run import run_sweep
 
-    return run_sweep(load(spec, overrides), name=name, storage=storage, address=address)
+    source = "<dict>" if isinstance(spec, Mapping) else os.fspath(spec)
+    summary = run_sweep(
+        load(spec, overrides), name=name, storage=storage, address=address, source=source
+    )
+    return summary
 
 
 def resume(path: str | os.PathLike[str], *, address: str | None = None) -> SweepSummary:
     """Continue an interrupted sweep (``raysweep resume``)."""
-    from search.resume import resume_sweep
+    from search.sweep.resume import resume_sweep
 
     return resume_sweep(str(path), address=address)
 
 
 def results_table(path: str | os.PathLike[str], *, top: int | None = None) -> pa.Table:
     """One typed row per trial, best first, as an Arrow table (the export's schema)."""
-    from search.export import trials_table
     from search.results import load_results
+    from search.results.export import trials_table
 
     return trials_table(load_results(str(path)), top=top)
 
@@ -69,8 +71,8 @@ def results(path: str | os.PathLike[str], *, top: int | None = None) -> pd.DataF
 
 def curves(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Per-epoch learning curves of every trial, long format."""
-    from search.export import curves_table
     from search.results import load_results
+    from search.results.export import curves_table
 
     return curves_table(load_results(str(path))).to_pandas()
 
@@ -84,14 +86,14 @@ def export(
     models: bool = True,
 ) -> ExportSummary:
     """Write Parquet (and named model files) like ``raysweep export``."""
-    from search.export import export_experiment
+    from search.results.export import export_experiment
 
     return export_experiment(str(path), str(out), top=top, curves=curves, models=models)
 
 
 def report(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> ReportSummary:
     """Plots and a standalone results page, like ``raysweep report``."""
-    from search.report import write_report
+    from search.results.report import write_report
 
     return write_report(str(path), str(out_dir))
 

@@ -8,12 +8,13 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from search.errors import RaysweepError
 
 if TYPE_CHECKING:
-    from search.run import SweepSummary
+    from search.spec import SweepSpec
+    from search.sweep.run import SweepSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -37,11 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="raysweep",
         description="Hyperparameter sweeps of PyTorch models on Ray Tune + Optuna.",
     )
-    from raysweep import __version__
+    from search.version import __version__
 
     parser.add_argument("--version", action="version", version=f"raysweep {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_sweep_commands(commands)
+    _add_results_commands(commands)
+    _add_cluster_commands(commands)
+    return parser
 
+
+def _add_sweep_commands(commands: Any) -> None:
     run = commands.add_parser("run", help="run a sweep")
     _add_spec_args(run)
     run.add_argument("--name", help="experiment name (default: the spec's name)")
@@ -64,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--address", help="join a running Ray cluster (e.g. auto or HOST:6379)")
     _add_set_arg(resume, "change resources.* for the rest of the sweep; the search can't change")
 
+
+def _add_results_commands(commands: Any) -> None:
     status = commands.add_parser("status", help="trials of an experiment, without starting Ray")
     status.add_argument("experiment", help=EXPERIMENT_HELP)
 
@@ -77,7 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--no-models", action="store_true", help="don't write named model files beside it"
     )
+    evaluate = commands.add_parser("evaluate", help="best trials on the held-out test split")
+    evaluate.add_argument("experiment", help=EXPERIMENT_HELP)
+    evaluate.add_argument("--top", type=int, default=1, help="the K best trials (default 1)")
+    evaluate.add_argument("-o", "--output", help="also write the test metrics as Parquet")
+    report = commands.add_parser("report", help="plots and a results page (HTML + PNG)")
+    report.add_argument("experiment", help=EXPERIMENT_HELP)
+    report.add_argument("-o", "--output", required=True, help="the folder to write into")
 
+
+def _add_cluster_commands(commands: Any) -> None:
     submit = commands.add_parser("submit", help="run a sweep on a cluster as a Ray Job")
     _add_spec_args(submit)
     submit.add_argument("--address", required=True, help="the Jobs API, e.g. http://HEAD:8265")
@@ -87,21 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = commands.add_parser("jobs", help="raysweep's jobs on a cluster and their state")
     jobs.add_argument("--address", required=True, help="the Jobs API, e.g. http://HEAD:8265")
 
-    evaluate = commands.add_parser("evaluate", help="best trials on the held-out test split")
-    evaluate.add_argument("experiment", help=EXPERIMENT_HELP)
-    evaluate.add_argument("--top", type=int, default=1, help="the K best trials (default 1)")
-    evaluate.add_argument("-o", "--output", help="also write the test metrics as Parquet")
 
-    report = commands.add_parser("report", help="plots and a results page (HTML + PNG)")
-    report.add_argument("experiment", help=EXPERIMENT_HELP)
-    report.add_argument("-o", "--output", required=True, help="the folder to write into")
-    return parser
+def _load_runnable(args: argparse.Namespace, *, data: bool = True) -> SweepSpec:
+    """The spec, parsed and then checked runnable here (factory, MLflow, data, model)."""
+    from search.spec import load_spec
+    from search.sweep.preflight import check_runnable
+
+    spec = load_spec(args.spec, args.overrides)
+    check_runnable(spec, source=args.spec, data=data)
+    return spec
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from search.spec import load_spec
-
-    spec = load_spec(args.spec, args.overrides)
+    spec = _load_runnable(args)
     print(
         f"ok: {args.spec}: {len(spec.space)} searched, {len(spec.fixed)} fixed, "
         f"{spec.search.num_samples} trials, {spec.scheduler.type}, metric "
@@ -140,19 +156,23 @@ def _print_summary(summary: SweepSummary) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from search.run import run_sweep
-    from search.spec import load_spec
+    from search.spec import load_spec, with_baselines
+    from search.sweep.run import run_sweep
 
-    spec = load_spec(
-        args.spec, args.overrides, baselines_from=args.baselines_from, baselines_top=args.top
+    spec = load_spec(args.spec, args.overrides)
+    if args.baselines_from is not None:
+        from search.results.baselines import read_baselines
+
+        found = read_baselines(args.baselines_from, sorted(spec.space), top=args.top)
+        spec = with_baselines(spec, found, source=args.spec)
+    summary = run_sweep(
+        spec, name=args.name, storage=args.storage, address=args.address, source=args.spec
     )
-    return _print_summary(
-        run_sweep(spec, name=args.name, storage=args.storage, address=args.address)
-    )
+    return _print_summary(summary)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from search.resume import resume_sweep
+    from search.sweep.resume import resume_sweep
 
     return _print_summary(
         resume_sweep(args.experiment, overrides=args.overrides, address=args.address)
@@ -160,14 +180,14 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from search.status import experiment_status
+    from search.results.status import experiment_status
 
     print("\n".join(experiment_status(args.experiment)))
     return EXIT_OK
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from search.export import export_experiment
+    from search.results.export import export_experiment
 
     summary = export_experiment(
         args.experiment,
@@ -183,10 +203,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
-    from search.jobs import submit_sweep
-    from search.spec import load_spec
+    from search.sweep.jobs import submit_sweep
 
-    spec = load_spec(args.spec, args.overrides)
+    # The data and its location are the cluster's: only the rest is checked here.
+    spec = _load_runnable(args, data=False)
     job_id = submit_sweep(spec, address=args.address, storage=args.storage, name=args.name)
     print(
         f"submitted {job_id}: follow it with  ray job logs --follow {job_id} "
@@ -196,7 +216,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
-    from search.jobs import list_sweeps
+    from search.sweep.jobs import list_sweeps
 
     print(f"{'job':<28} {'status':<10} experiment")
     for row in list_sweeps(args.address):
@@ -205,7 +225,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from search.evaluate import evaluate_experiment, write_evaluation
+    from search.results.evaluate import evaluate_experiment, write_evaluation
 
     score_name, rows, table = evaluate_experiment(args.experiment, top=args.top)
     print(f"{'rank':>4} {'trial':<12} {'metric_best':>11} {'test_loss':>9} {score_name:>13}")
@@ -218,7 +238,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from search.report import write_report
+    from search.results.report import write_report
 
     summary = write_report(args.experiment, args.output)
     print(

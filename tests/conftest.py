@@ -15,6 +15,31 @@ SESSION_CPUS = 2
 RELEASE_TIMEOUT_S = 60
 
 
+def pytest_collection_modifyitems(items):
+    """Mark what a test needs from what it asks for: the shared Ray, the S3 server. Tests that
+    start Ray themselves (subprocess sweeps, clusters) carry ``ray`` in their module."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "ray_session" in names:
+            item.add_marker(pytest.mark.ray)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if names & {"s3_server", "s3_bucket"} or params.get("storage") == "s3":
+            item.add_marker(pytest.mark.s3)
+
+
+@pytest.fixture(autouse=True)
+def _pure_tests_start_no_ray(request, monkeypatch):
+    """A test not marked ``ray`` that starts Ray fails, so ``-m "not ray"`` stays Ray-free."""
+    if request.node.get_closest_marker("ray") is None:
+        import ray
+
+        def refuse(*args, **kwargs):
+            raise RuntimeError(f"{request.node.nodeid} starts Ray but is not marked `ray`")
+
+        monkeypatch.setattr(ray, "init", refuse)
+    yield
+
+
 def _start_session_ray():
     import ray
 

@@ -48,18 +48,19 @@ def listening_beyond_loopback() -> list[str]:
 
 
 def main(storage: str) -> dict[str, object]:
-    from search.ray_session import ensure_ray, trial_actors_in_prestarted_workers
+    from search.sweep.ray_session import ensure_ray, trial_environment
 
     ensure_ray(trials_at_once=1)
     tuner_imported = "trainables.trainable" in sys.modules
     from ray import tune
 
-    trial_actors_in_prestarted_workers()
-    results = tune.Tuner(
+    tuner = tune.Tuner(
         tune.with_resources(probe, {"cpu": 1}),
         tune_config=tune.TuneConfig(num_samples=1),
         run_config=tune.RunConfig(storage_path=storage, verbose=0),
-    ).fit()
+    )
+    with trial_environment():
+        results = tuner.fit()
     metrics = results[0].metrics
     return {
         "tuner_imported": tuner_imported,

@@ -21,7 +21,3 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], Any], *, fsync: bool =
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode()))

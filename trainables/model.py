@@ -1,7 +1,6 @@
 """The networks a trial trains: the MLP (default), a small CNN, or a user's factory.
 
-``Architecture`` says which, as plain data: it travels to the workers and into every
-checkpoint, so a saved model can be rebuilt without the spec.
+``trainables.architecture.Architecture`` says which.
 """
 
 from __future__ import annotations
@@ -9,11 +8,11 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from torch import nn
 
+from trainables.architecture import Architecture
 from trainables.config import TrainConfig
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -24,24 +23,6 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "elu": nn.ELU,
     "selu": nn.SELU,
 }
-MODEL_TYPES = ("mlp", "cnn", "factory")
-
-
-@dataclass(frozen=True)
-class Architecture:
-    type: str = "mlp"
-    input_shape: tuple[int, ...] | None = None  # cnn: (channels, height, width)
-    factory: str | None = None  # "package.module:function"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> Architecture:
-        if not d:
-            return cls()
-        shape = d.get("input_shape")
-        return cls(d.get("type", "mlp"), tuple(shape) if shape else None, d.get("factory"))
 
 
 def square_image(n_inputs: int) -> tuple[int, int, int] | None:

@@ -24,13 +24,12 @@ from trainables.checkpoint import (
     load_checkpoint,
     read_sidecar,
 )
+from trainables.layout import INDEX_DIR, LEDGER_DIR
 from trainables.loop import TrainState
 from trainables.storage import Location
 
 logger = logging.getLogger(__name__)
 
-INDEX_DIR = ".raysweep/trials"
-LEDGER_DIR = ".raysweep/ledger"
 CHECKPOINT_PREFIX = "checkpoint_"
 
 Where = Location | str | os.PathLike[str]

@@ -12,6 +12,7 @@ import torch
 from ray import tune
 
 from trainables import config as names
+from trainables.architecture import Architecture
 from trainables.checkpoint import (
     CheckpointError,
     checkpoint_epoch,
@@ -21,8 +22,8 @@ from trainables.checkpoint import (
 )
 from trainables.config import TrainConfig, trial_key, trial_seed
 from trainables.data import Dataset
+from trainables.layout import trial_dir_name
 from trainables.loop import TensorData, TrainState, build_state, run_epoch
-from trainables.model import Architecture
 from trainables.optim import apply_hyperparameters
 from trainables.recovery import (
     Ledger,
@@ -35,12 +36,6 @@ from trainables.recovery import (
 from trainables.storage import Location
 
 logger = logging.getLogger(__name__)
-
-TRIAL_DIR_PREFIX = "trial_"
-
-
-def trial_dir_name(trial_id: str) -> str:
-    return f"{TRIAL_DIR_PREFIX}{trial_id}"
 
 
 @dataclass(frozen=True)
@@ -128,69 +123,103 @@ def _replay(state: TrainState, known: int, point: RestorePoint | None) -> bool:
     return bool(lost) and bool(lost[-1][names.DIVERGED])
 
 
-def train_mlp(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
-    """Train one trial: one ``tune.report`` per epoch, a checkpoint every N epochs and at end."""
-    cfg = TrainConfig.from_dict(config)
+@dataclass(frozen=True)
+class Trial:
+    """Who this trial is and where its files go, fixed when it starts."""
+
+    config: TrainConfig
+    key: str  # a hash of the config and the sweep seed: the same config, the same key
+    experiment: Location
+    trial_dir: Location
+    ledger: Ledger
+
+
+def train_trial(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
+    """Train one trial of any model: one ``tune.report`` per epoch, a checkpoint every N
+    epochs and at the end; continue exactly where an earlier run of it stopped."""
+    trial = _start(config, settings)
     # More torch threads than the trial's CPUs is catastrophic when trials share a node.
     torch.set_num_threads(settings.threads)
     device = pick_device()
-    key = trial_key(config, settings.sweep_seed)
     state = build_state(
-        cfg,
+        trial.config,
         n_inputs=data.n_features,
         n_outputs=data.n_outputs,
         seed=trial_seed(config, settings.sweep_seed),
         device=device,
         architecture=settings.architecture,
     )
-
-    # 1. Resume from the newest usable checkpoint of this trial, wherever it lies.
-    experiment = settings.experiment
-    trial_id = tune.get_context().get_trial_id()
-    ledger = Ledger(experiment, key, trial_id)
-    trial_dir = experiment / trial_dir_name(trial_id)
+    tensors = TensorData.from_dataset(data, device)
     with tempfile.TemporaryDirectory(prefix="raysweep-restore-") as scratch:
         tune_checkpoint = _tune_checkpoint(scratch)
         known = 0 if tune_checkpoint is None else checkpoint_epoch(tune_checkpoint) or 0
-        trial_dirs = [trial_dir, *trial_dirs_for(experiment, key)]
-        points = _restore_points(key, tune_checkpoint, known, trial_dirs)
-        point = restore_newest(state, points)
-        if point is None and known and tune_checkpoint is not None:
-            if checkpoint_key(tune_checkpoint) not in (key, None):
-                # A PBT clone whose parent checkpoint is unusable has no weights to continue from:
-                # fail, so Tune retries or reports it, rather than train something else.
-                raise CheckpointError(f"{tune_checkpoint}: the parent checkpoint is unusable")
-        if point is not None:
-            logger.info("resuming %s at epoch %d from %s", key, state.next_epoch, point.directory)
-            if point.train_config != cfg.to_dict():
-                apply_hyperparameters(state.optimizer, state.lr_scheduler, cfg)
-        tensors = TensorData.from_dataset(data, device)
-
-        # 2. Catch up: retrain silently what a corrupt checkpoint lost (Tune has those results),
-        #    re-report what Tune lost but the checkpoint has.
-        while state.next_epoch < known:
-            run_epoch(state, tensors)
-            ledger.record(state.next_epoch)
-        if _replay(state, known, point):
+        point = _restore(state, trial, tune_checkpoint, known)
+        if _catch_up(state, tensors, trial, known, point):
             return
+    _train(state, tensors, trial, settings)
 
-    # 3. Train.
+
+def _start(config: dict, settings: TrialSettings) -> Trial:
+    key = trial_key(config, settings.sweep_seed)
+    trial_id = tune.get_context().get_trial_id()
+    return Trial(
+        config=TrainConfig.from_dict(config),
+        key=key,
+        experiment=settings.experiment,
+        trial_dir=settings.experiment / trial_dir_name(trial_id),
+        ledger=Ledger(settings.experiment, key, trial_id),
+    )
+
+
+def _restore(
+    state: TrainState, trial: Trial, tune_checkpoint: Path | None, known: int
+) -> RestorePoint | None:
+    """1. Restore: load the newest usable checkpoint of this trial, wherever it lies."""
+    trial_dirs = [trial.trial_dir, *trial_dirs_for(trial.experiment, trial.key)]
+    point = restore_newest(state, _restore_points(trial.key, tune_checkpoint, known, trial_dirs))
+    if point is None and known and tune_checkpoint is not None:
+        if checkpoint_key(tune_checkpoint) not in (trial.key, None):
+            # A PBT clone whose parent checkpoint is unusable has no weights to continue from:
+            # fail, so Tune retries or reports it, rather than train something else.
+            raise CheckpointError(f"{tune_checkpoint}: the parent checkpoint is unusable")
+    if point is not None:
+        logger.info(
+            "resuming %s at epoch %d from %s", trial.key, state.next_epoch, point.directory
+        )
+        if point.train_config != trial.config.to_dict():
+            apply_hyperparameters(state.optimizer, state.lr_scheduler, trial.config)
+    return point
+
+
+def _catch_up(
+    state: TrainState, tensors: TensorData, trial: Trial, known: int, point: RestorePoint | None
+) -> bool:
+    """2. Catch up: retrain silently what a corrupt checkpoint lost (Tune has those results),
+    re-report what Tune lost but the checkpoint has. True if the trial had diverged."""
+    while state.next_epoch < known:
+        run_epoch(state, tensors)
+        trial.ledger.record(state.next_epoch)
+    return _replay(state, known, point)
+
+
+def _train(state: TrainState, tensors: TensorData, trial: Trial, settings: TrialSettings) -> None:
+    """3. Train the remaining epochs, one report each."""
     node = _node_id()
     indexed = False
-    while state.next_epoch < cfg.epochs:
+    while state.next_epoch < trial.config.epochs:
         metrics = run_epoch(state, tensors)
         reported = {**metrics, NODE_ID: node}  # which machine trained it (not checkpointed)
-        ledger.record(state.next_epoch)
+        trial.ledger.record(state.next_epoch)
         if metrics[names.DIVERGED]:
             # Divergence is deterministic: end the trial with its worst-case result, don't retry.
-            _report(state, reported, save=False, key=key)
+            _report(state, reported, save=False, key=trial.key)
             return
         value = float(metrics[settings.metric])
         if _is_better(value, state.best_metric, settings.mode):
             state.best_metric = value
-        last = state.next_epoch == cfg.epochs
+        last = state.next_epoch == trial.config.epochs
         save = last or state.next_epoch % settings.checkpoint_every == 0
         if save and not indexed:
-            record_trial_dir(experiment, key, trial_dir)
+            record_trial_dir(trial.experiment, trial.key, trial.trial_dir)
             indexed = True
-        _report(state, reported, save=save, key=key)
+        _report(state, reported, save=save, key=trial.key)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-from typing import Any
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -31,16 +28,3 @@ def read_baselines(path: str, searched: list[str], *, top: int | None = None) ->
         raise SpecError(f"--baselines-from {path}: no ranked trials in it")
     # Conditional parameters are null where they did not apply: leave them out.
     return [{k: r[k] for k in searched if r[k] is not None} for r in rows[:top]]
-
-
-def with_baselines(raw: dict[str, Any], baselines: list[dict]) -> dict[str, Any]:
-    """The raw spec with ``search.baseline`` replaced by ``baselines`` (validated on parse)."""
-    result = copy.deepcopy(raw)
-    search = result.get("search")
-    result["search"] = {**(search if isinstance(search, dict) else {}), "baseline": baselines}
-    return result
-
-
-def searched_names(raw: dict[str, Any]) -> list[str]:
-    space = raw.get("space")
-    return sorted(space) if isinstance(space, dict) else []

@@ -11,14 +11,16 @@ from pathlib import Path
 import pyarrow as pa
 import torch
 
-from search.data_spec import load_data
 from search.errors import ExportError, SpecError
-from search.export import checkpoint_uri, provenance, write_parquet
-from search.models import trial_checkpoint
-from search.results import load_results
+from search.results.export import checkpoint_uri, provenance, write_parquet
+from search.results.models import trial_checkpoint
+from search.results.records import ExperimentResults, TrialResult, load_results
+from search.spec.data import load_data
+from trainables.architecture import Architecture
 from trainables.config import TrainConfig
+from trainables.data import Dataset, TestSet
 from trainables.loop import score_model
-from trainables.model import Architecture, build_model
+from trainables.model import build_model
 
 
 @dataclass(frozen=True)
@@ -42,32 +44,44 @@ def evaluate_experiment(path: str, *, top: int = 1) -> tuple[str, list[TestResul
             f"{path}: the sweep holds out no test split (data.test_fraction is 0); "
             "set data.test_fraction in the next sweep's spec"
         )
-    x, y = torch.as_tensor(test.x), torch.as_tensor(test.y)
     score_name = "test_accuracy" if data.n_classes else "test_mae"
-    rows: list[TestResult] = []
-    for trial in [t for t in results.ranked() if t.rank is not None][:top]:
-        payload = trial_checkpoint(trial)
-        if payload is None:
-            continue
-        config = TrainConfig.from_dict(payload["train_config"])
+    ranked = [t for t in results.ranked() if t.rank is not None][:top]
+    rows = [row for t in ranked if (row := _evaluate_trial(t, data, test)) is not None]
+    return score_name, rows, _evaluation_table(results, rows, score_name)
+
+
+def _evaluate_trial(trial: TrialResult, data: Dataset, test: TestSet) -> TestResult | None:
+    """The trial's best usable checkpoint scored on the test split (``None``: no checkpoint)."""
+    payload = trial_checkpoint(trial)
+    if payload is None:
+        return None
+    config = TrainConfig.from_dict(payload["train_config"])
+    architecture = Architecture.from_dict(payload.get("architecture"))
+    try:
         model = build_model(
-            config,
-            n_inputs=data.n_features,
-            n_outputs=data.n_outputs,
-            architecture=Architecture.from_dict(payload.get("architecture")),
+            config, n_inputs=data.n_features, n_outputs=data.n_outputs, architecture=architecture
         )
-        model.load_state_dict(payload["model"])
-        loss, score = score_model(model, x, y, data.n_classes)
-        rows.append(
-            TestResult(
-                trial.trial_id,
-                trial.rank or 0,  # ranked above
-                trial.metric_best,
-                loss,
-                score,
-                checkpoint_uri(trial.checkpoint),
-            )
-        )
+    except (ImportError, AttributeError) as exc:  # a factory model scores only where it imports
+        raise ExportError(
+            f"trial {trial.trial_id}: evaluate rebuilds the network, but model.factory "
+            f"{architecture.factory!r} can't be imported here: {exc}"
+        ) from None
+    model.load_state_dict(payload["model"])
+    x, y = torch.as_tensor(test.x), torch.as_tensor(test.y)
+    loss, score = score_model(model, x, y, data.n_classes)
+    return TestResult(
+        trial.trial_id,
+        trial.rank or 0,  # ranked by the caller
+        trial.metric_best,
+        loss,
+        score,
+        checkpoint_uri(trial.checkpoint),
+    )
+
+
+def _evaluation_table(
+    results: ExperimentResults, rows: list[TestResult], score_name: str
+) -> pa.Table:
     schema = pa.schema(
         [
             pa.field("experiment", pa.string(), nullable=False),
@@ -79,7 +93,7 @@ def evaluate_experiment(path: str, *, top: int = 1) -> tuple[str, list[TestResul
             pa.field("checkpoint", pa.string()),
         ]
     )
-    table = pa.Table.from_pylist(
+    return pa.Table.from_pylist(
         [
             {
                 "experiment": results.path.name,
@@ -94,7 +108,6 @@ def evaluate_experiment(path: str, *, top: int = 1) -> tuple[str, list[TestResul
         ],
         schema=schema,
     ).replace_schema_metadata(provenance(results))
-    return score_name, rows, table
 
 
 def write_evaluation(table: pa.Table, out: str) -> Path:

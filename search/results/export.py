@@ -15,11 +15,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from search.data_spec import task_metrics
 from search.errors import ExportError
-from search.experiment import versions
-from search.results import ExperimentResults, TrialResult, load_results
+from search.results.records import ExperimentResults, TrialResult, load_results
 from search.spec import SweepSpec
+from search.spec.data import task_metrics
+from search.version import versions
 from trainables import config as names
 from trainables.atomic import atomic_write
 from trainables.config import HYPERPARAMETERS
@@ -196,7 +196,7 @@ def export_experiment(
     path: str, out: str, *, top: int | None = None, curves: bool = False, models: bool = True
 ) -> ExportSummary:
     """Export trials (or curves) of the experiment at ``path`` to the Parquet file ``out``."""
-    from search.models import export_models
+    from search.results.models import export_models
 
     if top is not None and top < 1:
         raise ExportError(f"--top must be >= 1, but got {top}")

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from search.results import ExperimentResults, TrialResult
+from search.results.records import ExperimentResults, TrialResult
 from trainables.checkpoint import CheckpointError, has_state, read_checkpoint
 from trainables.model_file import save_model_file
 

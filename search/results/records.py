@@ -13,11 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from search.experiment import SPEC_FILE
-from search.objectives import pareto_front
-from search.resume import experiment_path
-from search.space import has_point
-from search.spec import SweepSpec, load_spec
+from search.results.experiment import experiment_path, read_baseline, read_spec
+from search.results.pareto import pareto_front
+from search.spec import SweepSpec
 from trainables import config as names
 from trainables.storage import Location
 
@@ -29,7 +27,6 @@ TERMINATED, EARLY_STOPPED, DIVERGED, ERROR, RUNNING = (
     "error",
     "running",
 )
-STATUSES = (TERMINATED, EARLY_STOPPED, DIVERGED, ERROR, RUNNING)
 
 
 @dataclass
@@ -105,7 +102,7 @@ def load_results(path: str | os.PathLike[str] | Location) -> ExperimentResults:
     from ray.tune import ExperimentAnalysis
 
     exp = experiment_path(path)
-    spec = load_spec(exp / SPEC_FILE)
+    spec = read_spec(exp)
     metric, mode = spec.metric.name, spec.metric.mode
     try:
         analysis = ExperimentAnalysis(
@@ -117,37 +114,40 @@ def load_results(path: str | os.PathLike[str] | Location) -> ExperimentResults:
     except ValueError:  # no experiment snapshot yet: the sweep is still starting
         return ExperimentResults(exp, spec, [])
     frames = analysis.trial_dataframes
-    hyperparameters = (*spec.space, *spec.fixed)
-    trials: list[TrialResult] = []
-    for trial in sorted(analysis.trials, key=_creation_order):
-        history = frames.get(trial.trial_id)
-        if history is None:
-            history = pd.DataFrame()
-        last = dict(trial.last_result or {})
-        epochs = int(last.get(names.EPOCH, 0) or 0)
-        config = {k: trial.config.get(k) for k in hyperparameters}
-        max_epochs = int(config.get("epochs") or spec.max_epochs)
-        values = history[metric] if metric in history else pd.Series(dtype=float)
-        trials.append(
-            TrialResult(
-                trial_id=trial.trial_id,
-                status=_status(trial.status, last, epochs, max_epochs),
-                tune_status=trial.status,
-                config=config,
-                epochs_completed=epochs,
-                metric_best=_best(values, mode),
-                metric_last=_finite(last.get(metric)),
-                val_loss=_finite(last.get(names.VAL_LOSS)),
-                time_total_s=_finite(last.get("time_total_s")),
-                checkpoints=_retained_checkpoints(trial, metric, mode),
-                history=history,
-                objective_values=tuple(_finite(last.get(o.name)) for o in spec.objectives),
-            )
-        )
-    _mark_baseline(trials, spec)
+    trials = [
+        _trial_result(trial, frames.get(trial.trial_id), spec)
+        for trial in sorted(analysis.trials, key=creation_order)
+    ]
+    _mark_baseline(trials, exp)
     _rank(trials, mode)
     _mark_pareto(trials, spec)
     return ExperimentResults(exp, spec, trials)
+
+
+def _trial_result(trial: Any, history: pd.DataFrame | None, spec: SweepSpec) -> TrialResult:
+    """One of Tune's trials as raysweep reads it: status, epochs, best metric, checkpoints."""
+    metric, mode = spec.metric.name, spec.metric.mode
+    if history is None:
+        history = pd.DataFrame()
+    last = dict(trial.last_result or {})
+    epochs = int(last.get(names.EPOCH, 0) or 0)
+    config = {k: trial.config.get(k) for k in (*spec.space, *spec.fixed)}
+    max_epochs = int(config.get("epochs") or spec.max_epochs)
+    values = history[metric] if metric in history else pd.Series(dtype=float)
+    return TrialResult(
+        trial_id=trial.trial_id,
+        status=_status(trial.status, last, epochs, max_epochs),
+        tune_status=trial.status,
+        config=config,
+        epochs_completed=epochs,
+        metric_best=_best(values, mode),
+        metric_last=_finite(last.get(metric)),
+        val_loss=_finite(last.get(names.VAL_LOSS)),
+        time_total_s=_finite(last.get("time_total_s")),
+        checkpoints=_retained_checkpoints(trial, metric, mode),
+        history=history,
+        objective_values=tuple(_finite(last.get(o.name)) for o in spec.objectives),
+    )
 
 
 def _mark_pareto(trials: list[TrialResult], spec: SweepSpec) -> None:
@@ -166,7 +166,7 @@ def _mark_pareto(trials: list[TrialResult], spec: SweepSpec) -> None:
         trial.pareto = on_front
 
 
-def _creation_order(trial: Any) -> int:
+def creation_order(trial: Any) -> int:
     """Tune's experiment tags start with the trial's creation counter ("3_lr=0.01,...");
     the snapshot itself doesn't keep trials in that order."""
     head = str(getattr(trial, "experiment_tag", "")).split("_", 1)[0]
@@ -176,9 +176,11 @@ def _creation_order(trial: Any) -> int:
 def _retained_checkpoints(trial: Any, metric: str, mode: str) -> tuple[Any, ...]:
     """Best first, as ``ExperimentAnalysis.get_best_checkpoint`` ranks them (those without a
     finite metric left out), so a caller can go on to the next when one is gone from storage."""
+    from search._tune_compat import retained_checkpoint_results
+
     sign = -1.0 if mode == "max" else 1.0
     scored = []
-    for result in trial.run_metadata.checkpoint_manager.best_checkpoint_results:
+    for result in retained_checkpoint_results(trial):
         value = _finite(result.metrics.get(metric))
         if value is not None:
             scored.append((sign * value, result.checkpoint))
@@ -186,11 +188,13 @@ def _retained_checkpoints(trial: Any, metric: str, mode: str) -> tuple[Any, ...]
     return tuple(checkpoint for _, checkpoint in scored)
 
 
-def _mark_baseline(trials: list[TrialResult], spec: SweepSpec) -> None:
-    for trial in trials:  # the searcher suggests the baseline first
-        if has_point(trial.config, spec.search.baseline):
-            trial.is_baseline = True
-            break
+def _mark_baseline(trials: list[TrialResult], exp: Location) -> None:
+    """The trial the sweep recorded as its baseline when it was created."""
+    baseline = read_baseline(exp)
+    if baseline is None:  # the sweep was stopped before its first trial
+        return
+    for trial in trials:
+        trial.is_baseline = trial.trial_id == baseline
 
 
 def _rank(trials: list[TrialResult], mode: str) -> None:

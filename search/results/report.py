@@ -26,8 +26,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from search.errors import ExportError
-from search.results import RUNNING, TERMINATED, ExperimentResults, TrialResult, load_results
-from search.space import to_distributions
+from search.results.records import (
+    RUNNING,
+    TERMINATED,
+    ExperimentResults,
+    TrialResult,
+    load_results,
+)
+from search.spec.space import to_distributions
 from trainables import config as names
 
 logger = logging.getLogger(__name__)

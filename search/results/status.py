@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from search.results import ExperimentResults, load_results
+from search.results.records import ExperimentResults, load_results
 
 
 def status_table(results: ExperimentResults) -> list[str]:

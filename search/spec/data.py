@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from search.errors import SpecError
-from search.fields import Section
+from search.spec.fields import Section
 from trainables import config as names
 from trainables.data import DATASETS, Dataset, SyntheticOptions, TestSet, load_builtin
 from trainables.tabular import TASKS, DataError, TableSource, infer_task, load_table, read_schema

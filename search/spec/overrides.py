@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from search.errors import SpecError
-from search.yaml_io import safe_load
+from search.spec.yaml_io import safe_load
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:

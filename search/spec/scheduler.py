@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search.fields import Section
+from search.spec.fields import Section
 
 SCHEDULERS = ("asha", "hyperband", "median", "fifo", "pbt")
 # The keys each scheduler takes besides `type`.

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from search.fields import Section
-from search.samplers import SAMPLERS
-from search.space import ParamSpec, default_point
+from search.spec.fields import Section
+from search.spec.samplers import SAMPLERS
+from search.spec.space import ParamSpec, default_point
 from trainables.config import TrainConfig
 
 

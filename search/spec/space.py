@@ -6,12 +6,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna.distributions as od
-
-from search.fields import Section, is_kind
+from search.spec.fields import Section, is_kind
 from trainables.config import HYPERPARAMETERS, Hyperparameter
+
+if TYPE_CHECKING:
+    import optuna.distributions as od
 
 PARAM_TYPES = ("float", "int", "categorical")
 
@@ -143,28 +144,6 @@ def grid_points(param: ParamSpec) -> list[Any] | None:
     return [float(low) + i * param.step for i in range(count)]  # type: ignore[arg-type]
 
 
-def to_distribution(param: ParamSpec) -> od.BaseDistribution:
-    if param.choices is not None:
-        return od.CategoricalDistribution(param.choices)
-    if param.type == "int":
-        return od.IntDistribution(
-            int(param.low),  # type: ignore[arg-type]
-            int(param.high),  # type: ignore[arg-type]
-            log=param.log,
-            step=int(param.step or 1),  # type: ignore[arg-type]
-        )
-    return od.FloatDistribution(param.low, param.high, log=param.log, step=param.step)  # type: ignore[arg-type]
-
-
-def to_distributions(space: dict[str, ParamSpec]) -> dict[str, od.BaseDistribution]:
-    return {name: to_distribution(p) for name, p in space.items()}
-
-
-def has_point(config: Mapping[str, Any], point: Mapping[str, Any]) -> bool:
-    """Whether ``config`` takes every value of ``point`` (a baseline, say)."""
-    return all(config.get(k) == v for k, v in point.items())
-
-
 def default_point(param: ParamSpec, default: Any) -> Any:
     """Where a baseline stands when the spec gives none: the trainable's default if it fits."""
     if param.contains(default):
@@ -180,48 +159,21 @@ def default_point(param: ParamSpec, default: Any) -> Any:
     return int(round(mid)) if param.type == "int" else mid
 
 
-class DefineByRun:
-    """OptunaSearch's define-by-run space for conditional parameters.
-
-    Unconditional parameters are suggested first; a conditional one only where its condition
-    holds, so e.g. ``momentum`` never exists for Adam. A class, not a closure: the searcher
-    is pickled with the experiment.
-    """
-
-    def __init__(self, space: Mapping[str, ParamSpec]) -> None:
-        self.params = sorted(space.values(), key=lambda p: (bool(p.when), p.name))
-
-    def __call__(self, trial: Any) -> None:
-        values: dict[str, Any] = {}
-        for p in self.params:
-            if not p.applies(values):
-                continue
-            if p.choices is not None:
-                values[p.name] = trial.suggest_categorical(p.name, list(p.choices))
-            elif p.type == "int":
-                step = int(p.step or 1)
-                values[p.name] = trial.suggest_int(p.name, p.low, p.high, step=step, log=p.log)
-            else:
-                values[p.name] = trial.suggest_float(p.name, p.low, p.high, step=p.step, log=p.log)
-
-
-def search_space(space: Mapping[str, ParamSpec]) -> dict[str, od.BaseDistribution] | DefineByRun:
-    """Fixed distributions when every parameter always applies, else define-by-run."""
-    if any(p.when for p in space.values()):
-        return DefineByRun(space)
-    return to_distributions(dict(space))
-
-
-def to_tune_domain(param: ParamSpec) -> Any:
-    """``param`` as a Ray Tune distribution (for PBT and Tune's own variant generator)."""
-    from ray import tune
+def to_distribution(param: ParamSpec) -> od.BaseDistribution:
+    """``param`` as an Optuna distribution (imported here: reading a spec needs no Optuna)."""
+    import optuna.distributions as od
 
     if param.choices is not None:
-        return tune.choice(list(param.choices))
-    if param.step is not None:  # exactly the grid the spec declares, from low
-        return tune.choice(grid_points(param) or [])
-    low, high = float(param.low), float(param.high)  # type: ignore[arg-type]
+        return od.CategoricalDistribution(param.choices)
     if param.type == "int":
-        # Tune's integer upper bounds are exclusive; ours are inclusive.
-        return (tune.lograndint if param.log else tune.randint)(int(low), int(high) + 1)
-    return (tune.loguniform if param.log else tune.uniform)(low, high)
+        return od.IntDistribution(
+            int(param.low),  # type: ignore[arg-type]
+            int(param.high),  # type: ignore[arg-type]
+            log=param.log,
+            step=int(param.step or 1),  # type: ignore[arg-type]
+        )
+    return od.FloatDistribution(param.low, param.high, log=param.log, step=param.step)  # type: ignore[arg-type]
+
+
+def to_distributions(space: Mapping[str, ParamSpec]) -> dict[str, od.BaseDistribution]:
+    return {name: to_distribution(p) for name, p in space.items()}

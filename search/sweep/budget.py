@@ -14,11 +14,10 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
+from trainables.layout import BUDGET_FILE
 from trainables.storage import Location
 
 logger = logging.getLogger(__name__)
-
-BUDGET_FILE = ".raysweep/budget_spent.json"
 
 
 class BudgetLimiter(Searcher):
@@ -54,8 +53,7 @@ class BudgetLimiter(Searcher):
         if self.spent is not None:
             logger.warning("%s: starting no new trials", self.spent)
             record = {"reason": self.spent, "epochs": self.epochs, "elapsed_s": self.elapsed()}
-            # Location.of: sweeps started before pyarrow storage pickled the path as a str.
-            (Location.of(self.experiment) / BUDGET_FILE).write_text(json.dumps(record))
+            (self.experiment / BUDGET_FILE).write_text(json.dumps(record))
 
     def set_search_properties(self, metric: Any, mode: Any, config: dict, **spec: Any) -> bool:
         return self.searcher.set_search_properties(metric, mode, config, **spec)
@@ -95,10 +93,3 @@ class BudgetLimiter(Searcher):
 
     def restore(self, checkpoint_path: str) -> None:
         self.searcher.restore(checkpoint_path)
-
-
-def budget_spent(experiment: Location) -> str | None:
-    try:
-        return str(json.loads((experiment / BUDGET_FILE).read_text())["reason"])
-    except (OSError, ValueError, KeyError):
-        return None

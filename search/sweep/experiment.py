@@ -1,4 +1,4 @@
-"""An experiment directory on disk: where it lives and the raysweep files beside Ray's own."""
+"""Creating an experiment directory: its storage, checked writable, and the spec it runs under."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from search.errors import ExperimentExistsError, StorageError
+from trainables.layout import IDENTITY_FILE, PROBE_PREFIX, SPEC_FILE
 from trainables.storage import Location
 
-SPEC_FILE = "raysweep_spec.yaml"
-IDENTITY_FILE = ".raysweep/identity.json"
 DEFAULT_STORAGE = "runs"
 
 
@@ -28,7 +27,7 @@ def resolve_storage(storage: str | None) -> Location:
 
 def probe_storage(root: Location) -> None:
     """Write and delete a probe file, so unwritable storage fails now, not after hours."""
-    probe = root / f".raysweep-probe-{uuid.uuid4().hex}"
+    probe = root / f"{PROBE_PREFIX}{uuid.uuid4().hex}"
     try:
         root.mkdir()
         probe.write_bytes(b"raysweep")
@@ -69,20 +68,3 @@ def read_identity(path: Location) -> dict[str, Any] | None:
         return json.loads((path / IDENTITY_FILE).read_text())  # type: ignore[no-any-return]
     except (OSError, ValueError):
         return None
-
-
-def versions() -> dict[str, str]:
-    import optuna
-    import pyarrow
-    import ray
-    import torch
-
-    from raysweep import __version__
-
-    return {
-        "raysweep": __version__,
-        "ray": ray.__version__,
-        "optuna": optuna.__version__,
-        "torch": torch.__version__,
-        "pyarrow": pyarrow.__version__,
-    }

@@ -11,6 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from search._tune_compat import (
+    RAY_INIT_IMPORTS,
+    loopback_only,
+    trial_env_vars_only_where_changed,
+)
+
 logger = logging.getLogger(__name__)
 
 # What building and fitting the Tuner imports in the driver. Importing it while ``ray.init``
@@ -18,10 +24,7 @@ logger = logging.getLogger(__name__)
 _TUNER_IMPORTS = (
     "ray.tune",
     "ray.tune.search.optuna",
-    "search.schedulers",
-    "search.searcher",
-    "search.searcher_state",
-    "search.scheduler_state",
+    "search.sweep.tuner",
     "trainables.trainable",
     # Tune's own imports at fit(): its usage tags load the MLflow integration (and mlflow,
     # when installed) and its default loggers include TensorBoard's.
@@ -31,13 +34,6 @@ _TUNER_IMPORTS = (
 # What a trial worker imports before its first epoch: the trainable (with torch and Ray Tune)
 # and dynamo, which torch's optimizers import when first used.
 _TRIAL_WORKER_IMPORTS = ("trainables.trainable", "torch._dynamo")
-# What ``ray.init`` imports itself, imported first and in this thread: two threads importing
-# parts of one import cycle at once fail with a deadlock error.
-_RAY_INIT_IMPORTS = (
-    "ray._common.usage.usage_lib",
-    "ray.autoscaler._private.util",
-    "ray.dashboard.optional_deps",
-)
 
 
 def _import_all(modules: Iterable[str]) -> None:
@@ -81,7 +77,7 @@ def ensure_ray(address: str | None = None, *, trials_at_once: int = 1) -> None:
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if ray.is_initialized():
         return
-    _import_all(_RAY_INIT_IMPORTS)
+    _import_all(RAY_INIT_IMPORTS)
     ahead = threading.Thread(
         target=_import_all, args=(_TUNER_IMPORTS,), name="raysweep-imports", daemon=True
     )
@@ -97,54 +93,6 @@ def ensure_ray(address: str | None = None, *, trials_at_once: int = 1) -> None:
         ahead.join()
 
 
-@contextmanager
-def loopback_only() -> Iterator[None]:
-    """A local Ray started inside binds every server to 127.0.0.1: nothing listens beyond this
-    machine.
-
-    Ray swaps a loopback ``_node_ip_address`` for the machine's reachable address, and then its
-    servers listen there or on every interface. Ray's own switch for the platforms it runs no
-    clusters on (macOS, Windows) keeps a node on loopback: this process reads it as a constant,
-    the processes Ray starts read it from the environment. Both are put back afterwards, so a
-    later connection to a cluster from this process is unaffected. A user who set the variable
-    keeps their choice.
-    """
-    from ray._private import ray_constants
-
-    name = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
-    if name in os.environ:
-        yield
-        return
-    cluster_enabled = ray_constants.ENABLE_RAY_CLUSTER
-    os.environ[name] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    try:
-        yield
-    finally:
-        os.environ.pop(name, None)
-        ray_constants.ENABLE_RAY_CLUSTER = cluster_enabled
-
-
-def trial_actors_in_prestarted_workers() -> None:
-    """Let trial actors start in the worker processes Ray prestarts, rather than fresh ones.
-
-    Tune gives every trial actor a runtime env of environment variables: always
-    ``PL_DISABLE_FORK`` (a PyTorch Lightning setting raysweep's loop has no use for), and any of
-    a few driver variables that are set (AWS credentials, Ray Train settings). Ray runs an actor
-    with a runtime env in a new process, so the workers it prestarted sat idle while the first
-    trials each booted another and imported torch there. The embedded Ray's workers
-    inherited the driver's environment, so a variable whose value is unchanged since that Ray
-    started needn't be passed again; on any other Ray, Tune passes them all as before.
-    """
-    try:
-        from ray.tune.execution import class_cache
-
-        class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
-        _pass_only_changed(class_cache.ENV_VARS_TO_PROPAGATE)
-    except (ImportError, AttributeError) as exc:  # another Ray: trials just start cold
-        logger.debug("trial actors keep Tune's runtime env: %s", exc)
-
-
 @dataclass(frozen=True)
 class _EmbeddedRay:
     gcs_address: str
@@ -152,16 +100,18 @@ class _EmbeddedRay:
 
 
 _embedded: _EmbeddedRay | None = None  # the local Ray this process started, if any
-_tune_propagates: frozenset[str] | None = None  # Tune's own list, before any change
 
 
-def _pass_only_changed(propagate: set[str]) -> None:
-    """Leave in Tune's set of variables to pass only those the trial workers didn't inherit."""
+@contextmanager
+def trial_environment() -> Iterator[None]:
+    """Around ``Tuner.fit``: trial actors start in the worker processes Ray prestarted.
+
+    On the embedded Ray, whose workers inherited this process's environment, Tune passes a
+    trial only the variables that changed since (``_tune_compat``); on any other Ray, all of
+    them, as Tune does. Tune's tables are put back when the sweep ends.
+    """
     import ray
 
-    global _tune_propagates
-    if _tune_propagates is None:
-        _tune_propagates = frozenset(propagate)
     inherited: dict[str, str] = {}
     if (
         _embedded is not None
@@ -169,8 +119,5 @@ def _pass_only_changed(propagate: set[str]) -> None:
         and ray.get_runtime_context().gcs_address == _embedded.gcs_address
     ):
         inherited = _embedded.environment
-    for name in _tune_propagates:
-        if name in inherited and os.environ.get(name) == inherited[name]:
-            propagate.discard(name)
-        else:
-            propagate.add(name)
+    with trial_env_vars_only_where_changed(inherited):
+        yield

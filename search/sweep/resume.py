@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
+from search._tune_compat import latest_checkpoint_result
 from search.errors import ResumeError
-from search.experiment import SPEC_FILE, read_identity
-from search.ray_session import ensure_ray
-from search.run import SweepSummary, build_trainable, run_existing, summarize
-from search.spec import SweepSpec, load_spec
+from search.results import experiment_path, read_spec
+from search.spec import SweepSpec
+from search.sweep.experiment import read_identity
+from search.sweep.preflight import check_runnable
+from search.sweep.ray_session import ensure_ray
+from search.sweep.run import SweepSummary, fit_and_summarize, run_existing
 from trainables.storage import Location
 
 logger = logging.getLogger(__name__)
-
-
-def experiment_path(path: str | os.PathLike[str] | Location) -> Location:
-    """The experiment directory (a path or URI), or ``ResumeError`` if it is not a raysweep
-    experiment."""
-    try:
-        exp = Location.of(path)
-        found = exp.is_dir()
-        is_experiment = found and (exp / SPEC_FILE).is_file()
-    except (ValueError, OSError) as exc:
-        raise ResumeError(f"{path}: cannot read it: {str(exc).splitlines()[0]}") from None
-    if not found:
-        raise ResumeError(f"{path}: no such experiment directory")
-    if not is_experiment:
-        raise ResumeError(f"{path}: not a raysweep experiment (no {SPEC_FILE} in it)")
-    return exp
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -85,7 +71,7 @@ def repair_missing_checkpoints(analysis: Any, exp: Location) -> int:
 
     repaired = 0
     for trial in analysis.trials:
-        result = trial.run_metadata.checkpoint_manager.latest_checkpoint_result
+        result = latest_checkpoint_result(trial)
         if trial.status == "TERMINATED" or result is None or result.checkpoint is None:
             continue
         checkpoint = Location(exp.fs, result.checkpoint.path)
@@ -101,9 +87,12 @@ def resume_sweep(
     """Continue an interrupted sweep where it stopped; a finished one just reports again."""
     from ray import tune
 
+    from search.sweep.tuner import build_trainable
+
     exp = experiment_path(path)
-    spec = load_spec(exp / SPEC_FILE, overrides or [])
+    spec = read_spec(exp, overrides)
     check_unchanged(exp, spec)
+    check_runnable(spec, source=str(exp), data=False)  # the trainable loads the data
     ensure_ray(address, trials_at_once=spec.search.max_concurrent)
     analysis = _snapshot(exp)
     if analysis is None:
@@ -123,4 +112,4 @@ def resume_sweep(
         resume_unfinished=True,
         resume_errored=True,  # errored trials continue from their latest checkpoint
     )
-    return summarize(tuner.fit(), spec, exp)
+    return fit_and_summarize(tuner, spec, exp)

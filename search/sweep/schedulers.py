@@ -15,8 +15,10 @@ from ray.tune.schedulers import (
     TrialScheduler,
 )
 
-from search.scheduler_spec import SchedulerSpec
-from search.space import ParamSpec, has_point, to_tune_domain
+from search._tune_compat import asha_limits, asha_uncount_stop, hyperband_bracket
+from search.spec.scheduler import SchedulerSpec
+from search.spec.space import ParamSpec
+from search.sweep.distributions import to_tune_domain
 
 
 class ClipToSpace:
@@ -38,28 +40,23 @@ class BaselineASHA(ASHAScheduler):
     """Ray's ASHA, except that it never stops the baseline trial.
 
     The baseline is the base camp every other trial is read against, so it must train to the
-    end; its results still enter ASHA's rungs and so still judge the other trials.
+    end; its results still enter ASHA's rungs and so still judge the other trials. Which trial
+    it is, ``BaselineMarker`` tells it when the trial is created.
     """
 
-    def __init__(self, *, baseline: Mapping[str, Any], **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._baseline = dict(baseline)
-        self._baseline_trial_id: str | None = None
-
-    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
-        super().on_trial_add(tune_controller, trial)
-        # The searcher suggests the baseline first, so the first trial with its config is it.
-        if self._baseline_trial_id is None and has_point(trial.config, self._baseline):
-            self._baseline_trial_id = trial.trial_id
+        self.baseline_trial_id: str | None = None
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
         action = super().on_trial_result(tune_controller, trial, result)
+        time_attr, max_t = asha_limits(self)
         if (
             action == TrialScheduler.STOP
-            and trial.trial_id == self._baseline_trial_id
-            and result.get(self._time_attr, 0) < self._max_t
+            and trial.trial_id == self.baseline_trial_id
+            and result.get(time_attr, 0) < max_t
         ):
-            self._num_stopped -= 1
+            asha_uncount_stop(self)
             return TrialScheduler.CONTINUE
         return action
 
@@ -86,7 +83,7 @@ class FinishingHyperBand(HyperBandScheduler):
         self._stop_parked(tune_controller, trial)
 
     def _stop_parked(self, tune_controller: Any, trial: Any) -> None:
-        bracket, _ = self._trial_info[trial]
+        bracket = hyperband_bracket(self, trial)
         if not bracket.finished():
             return
         for other in bracket.current_trials():
@@ -95,9 +92,7 @@ class FinishingHyperBand(HyperBandScheduler):
                 tune_controller.stop_trial(other)
 
 
-def build_scheduler(
-    spec: SchedulerSpec, *, baseline: Mapping[str, Any], space: Mapping[str, ParamSpec]
-) -> TrialScheduler:
+def build_scheduler(spec: SchedulerSpec, *, space: Mapping[str, ParamSpec]) -> TrialScheduler:
     """Metric and mode come from ``TuneConfig``; one training iteration is one epoch."""
     if spec.type == "fifo":
         return FIFOScheduler()
@@ -122,7 +117,6 @@ def build_scheduler(
             time_attr="training_iteration", grace_period=spec.grace_period, min_samples_required=2
         )
     return BaselineASHA(
-        baseline=baseline,
         time_attr="training_iteration",
         max_t=spec.max_t,
         grace_period=spec.grace_period,

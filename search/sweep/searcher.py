@@ -5,7 +5,14 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from optuna.exceptions import ExperimentalWarning
+from ray.tune.search import BasicVariantGenerator, SearchGenerator
+
 from search.spec import SweepSpec
+from search.sweep.budget import BudgetLimiter
+from search.sweep.distributions import search_space, to_tune_domain
+from search.sweep.samplers import build_sampler
+from search.sweep.searcher_state import ReconcilingLimiter, TolerantOptunaSearch
 from trainables.storage import Location
 
 
@@ -19,10 +26,6 @@ def build_searcher(spec: SweepSpec, *, experiment: Location) -> tuple[Any, dict[
 def _pbt_population(spec: SweepSpec) -> tuple[Any, dict[str, Any]]:
     """Ray Tune refuses search algorithms with PBT: the initial population is drawn by Tune's
     own seeded variant generator, the baselines first; PBT then explores by mutation."""
-    from ray.tune.search import BasicVariantGenerator
-
-    from search.space import to_tune_domain
-
     param_space = {**spec.fixed, **{k: to_tune_domain(p) for k, p in spec.space.items()}}
     generator = BasicVariantGenerator(
         points_to_evaluate=[dict(b) for b in spec.search.baselines],
@@ -33,14 +36,6 @@ def _pbt_population(spec: SweepSpec) -> tuple[Any, dict[str, Any]]:
 
 
 def _optuna_searcher(spec: SweepSpec, *, experiment: Location) -> Any:
-    from optuna.exceptions import ExperimentalWarning
-    from ray.tune.search import SearchGenerator
-
-    from search.budget import BudgetLimiter
-    from search.samplers import build_sampler
-    from search.searcher_state import ReconcilingLimiter, TolerantOptunaSearch
-    from search.space import search_space
-
     objectives = spec.objectives or (spec.metric,)
     metric: Any = [o.name for o in objectives] if len(objectives) > 1 else spec.metric.name
     mode: Any = [o.mode for o in objectives] if len(objectives) > 1 else spec.metric.mode

@@ -28,6 +28,13 @@ from ray.tune.search import ConcurrencyLimiter, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.utils import flatten_dict
 
+from search._tune_compat import (
+    optuna_completed,
+    optuna_trials,
+    set_live_trials,
+    set_trial_counter,
+)
+
 logger = logging.getLogger(__name__)
 
 ENDED = ("TERMINATED", "ERROR")
@@ -50,23 +57,20 @@ class TolerantOptunaSearch(OptunaSearch):
         """Replay the suggestions of trials this (older) study never saw, in Tune's order,
         and queue the ones Tune lost."""
         known = {t.trial_id for t in trials}
-        self._lost = [
-            tid
-            for tid in self._ot_trials
-            if tid not in known and tid not in self._completed_trials
-        ]
+        table, completed = optuna_trials(self), optuna_completed(self)
+        self._lost = [tid for tid in table if tid not in known and tid not in completed]
         if self._lost:
             logger.warning(
                 "suggestions missing from the restored trials, made again: %s", self._lost
             )
         for trial in trials:
-            if trial.trial_id in self._ot_trials:
+            if trial.trial_id in table:
                 continue
             suggested = super().suggest(trial.trial_id)
             if suggested is None or not _same_suggestion(suggested, trial.config):
                 # The sampler did not make it again: keep its suggestion for the next trial.
                 lost = f"{trial.trial_id}-unmatched"
-                self._ot_trials[lost] = self._ot_trials.pop(trial.trial_id)
+                table[lost] = table.pop(trial.trial_id)
                 self._lost.append(lost)
                 self._warn_unknown(trial.trial_id)
                 continue
@@ -77,9 +81,9 @@ class TolerantOptunaSearch(OptunaSearch):
                 )
 
     def suggest(self, trial_id: str) -> dict | None:
-        lost = getattr(self, "_lost", None)  # absent in searchers pickled by older versions
-        if lost and trial_id not in self._ot_trials:
-            self._ot_trials[trial_id] = self._ot_trials.pop(lost.pop(0))
+        table = optuna_trials(self)
+        if self._lost and trial_id not in table:
+            table[trial_id] = table.pop(self._lost.pop(0))
         return super().suggest(trial_id)
 
     def _warn_unknown(self, trial_id: str) -> None:
@@ -90,13 +94,13 @@ class TolerantOptunaSearch(OptunaSearch):
         )
 
     def _knows(self, trial_id: str) -> bool:
-        if trial_id in self._ot_trials:
+        if trial_id in optuna_trials(self):
             return True
         self._warn_unknown(trial_id)
         return False
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self._ot_trials:  # quietly: this is called every epoch
+        if trial_id in optuna_trials(self):  # quietly: this is called every epoch
             super().on_trial_result(trial_id, result)
 
     def on_trial_complete(
@@ -140,12 +144,12 @@ def reconcile_search(search: SearchGenerator, trials: list[Any]) -> None:
         searcher = searcher.searcher
     searcher.adopt(trials)
     limiter.reconcile(trials)
-    search._counter = len(trials)
+    set_trial_counter(search, len(trials))
 
 
 def reconcile_generator(generator: Any, trials: list[Any]) -> None:
     """PBT's ``BasicVariantGenerator``: only trials that haven't ended hold a slot."""
-    generator._live_trials = {t.trial_id for t in trials if t.status not in ENDED}
+    set_live_trials(generator, {t.trial_id for t in trials if t.status not in ENDED})
 
 
 class ReconcileCallback(Callback):

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from search.cli import main
-from search.data_spec import load_data
 from search.spec import load_spec, parse_spec
+from search.spec.data import load_data
 from tests.helpers import spec_dict
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -93,7 +93,7 @@ def test_a_csv_sweep_runs_and_evaluate_reads_the_test_split(tmp_path, capsys):
 
 
 def test_evaluate_needs_a_test_split(tmp_path, capsys):
-    from search.run import run_sweep
+    from search.sweep.run import run_sweep
 
     spec = parse_spec(
         spec_dict({"fixed.epochs": 1, "search.num_samples": 1, "scheduler": {"type": "fifo"}})

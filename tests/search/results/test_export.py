@@ -12,10 +12,10 @@ import torch
 import yaml
 
 from search.cli import main
-from search.export import trials_schema
 from search.results import load_results
-from search.run import run_sweep
+from search.results.export import trials_schema
 from search.spec import parse_spec
+from search.sweep.run import run_sweep
 from tests.helpers import spec_dict
 from trainables.model_file import load_model
 
@@ -189,13 +189,13 @@ def test_baselines_from_a_file_that_does_not_fit_is_refused(
     ],
 )
 def test_trial_status_follows_tune_and_the_trials_own_results(tune_status, last, epochs, expected):
-    from search.results import _status
+    from search.results.records import _status
 
     assert _status(tune_status, last, epochs, max_epochs=4) == expected
 
 
 def test_baselines_from_leave_out_conditional_parameters_that_did_not_apply(tmp_path):
-    from search.baselines import read_baselines
+    from search.results.baselines import read_baselines
 
     path = tmp_path / "best.parquet"
     pq.write_table(
@@ -213,7 +213,7 @@ def test_a_best_checkpoint_gone_from_storage_falls_back_to_the_next_best(experim
     retention deleted since, or the placeholder that stood in for it."""
     import shutil
 
-    from search.models import trial_checkpoint
+    from search.results.models import trial_checkpoint
     from trainables.checkpoint import read_checkpoint, write_placeholder
 
     _, exp = experiment

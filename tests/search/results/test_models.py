@@ -9,9 +9,10 @@ from torch import nn
 
 from search.cli import main
 from search.errors import SpecError
-from search.export import export_experiment
-from search.run import run_sweep
+from search.results.export import export_experiment
 from search.spec import parse_spec
+from search.sweep.preflight import check_runnable
+from search.sweep.run import run_sweep
 from tests.helpers import spec_dict
 from trainables.model_file import load_model
 
@@ -43,17 +44,29 @@ def test_cnn_and_factory_models_train_export_and_reload(tmp_path, model, layer):
 @pytest.mark.parametrize(
     "model, message",
     [
-        ({"factory": "tests.nowhere:build"}, "can't be loaded: No module named 'tests.nowhere'"),
-        ({"factory": "tests.factories:missing"}, "can't be loaded"),
-        ({"factory": "tests.factories"}, "not of the form 'package.module:function'"),
+        ({"factory": "tests.factories"}, "must be 'package.module:function'"),
         ({"type": "cnn", "input_shape": [1, 8]}, "must be [channels, height, width]"),
         ({"type": "mlp", "factory": "tests.factories:tiny_resnet_mlp"}, "only for it"),
     ],
 )
-def test_bad_model_sections_are_refused_at_validation(model, message):
+def test_bad_model_sections_are_refused_when_the_spec_is_read(model, message):
     with pytest.raises(SpecError, match=None) as info:
         parse_spec(spec_dict({"model": model}))
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ({"factory": "tests.nowhere:build"}, "can't be loaded: No module named 'tests.nowhere'"),
+        ({"factory": "tests.factories:missing"}, "can't be loaded"),
+    ],
+)
+def test_a_factory_that_does_not_import_is_refused_before_a_run_not_when_reading(model, message):
+    spec = parse_spec(spec_dict({"model": model}))  # reading a spec imports nothing of it
+    with pytest.raises(SpecError, match=None) as info:
+        check_runnable(spec, source="<test>")
+    assert message in str(info.value) and "`model.factory`" in str(info.value)
 
 
 @pytest.mark.parametrize(

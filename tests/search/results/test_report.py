@@ -6,10 +6,10 @@ import matplotlib
 import pytest
 
 from search.errors import ExportError
-from search.report import write_report
 from search.results import load_results
-from search.run import run_sweep
+from search.results.report import write_report
 from search.spec import parse_spec
+from search.sweep.run import run_sweep
 from tests.helpers import spec_dict
 
 pytestmark = pytest.mark.usefixtures("ray_session")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from search.errors import SpecError
-from search.overrides import apply_overrides
+from search.spec.overrides import apply_overrides
 
 
 def test_overrides_set_nested_values_with_yaml_types_and_leave_input_alone():

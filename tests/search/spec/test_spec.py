@@ -7,11 +7,11 @@ import pytest
 import yaml
 
 from search.errors import SpecError
-from search.space import to_distributions
 from search.spec import load_spec, parse_spec
+from search.spec.space import to_distributions
 from tests.helpers import DELETE, spec_dict
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_example_spec_parses_into_typed_objects():

@@ -14,6 +14,8 @@ from tests.helpers import spec_dict
 from tests.processes import RAYSWEEP, wait_for
 from trainables.recovery import read_ledger
 
+pytestmark = [pytest.mark.ray, pytest.mark.cluster, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def cluster():

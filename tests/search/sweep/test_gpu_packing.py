@@ -22,7 +22,9 @@ from tests.helpers import spec_dict
 from tests.processes import RAYSWEEP
 from trainables.recovery import read_ledger
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.ray, pytest.mark.cluster, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,9 @@ from pathlib import Path
 
 from ray.tune.execution.class_cache import _ActorClassCache
 
-from search import ray_session as session
-from search.data_spec import load_data
-from search.run import build_trainable
-from search.spec import parse_spec
-from tests.helpers import spec_dict
+from search.sweep import ray_session as session
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _trial_env_vars() -> dict[str, str]:
@@ -27,15 +23,15 @@ def _trial_env_vars() -> dict[str, str]:
     return dict(_ActorClassCache().get(Trial)._default_options["runtime_env"]["env_vars"])
 
 
-def test_trial_actors_carry_only_the_variables_the_driver_sets(tmp_path):
-    spec = parse_spec(spec_dict(), source="<test>")
-    data, _ = load_data(spec.data)
-    build_trainable(spec, experiment=tmp_path / "exp", data=data)
-
-    env_vars = _trial_env_vars()
+def test_trial_actors_carry_only_the_variables_the_driver_sets_and_tune_gets_its_tables_back():
+    before = _trial_env_vars()
+    with session.trial_environment():
+        env_vars = _trial_env_vars()
     assert "PL_DISABLE_FORK" not in env_vars
     # This session's Ray wasn't started by ensure_ray: Tune passes the credentials as always.
     assert env_vars["AWS_ACCESS_KEY_ID"] == os.environ["AWS_ACCESS_KEY_ID"]  # set by conftest
+    assert _trial_env_vars() == before  # the sweep is over: Tune's module tables as they were
+    assert "PL_DISABLE_FORK" in before
 
 
 def test_on_the_embedded_ray_only_variables_changed_since_it_started_are_passed(
@@ -47,12 +43,8 @@ def test_on_the_embedded_ray_only_variables_changed_since_it_started_are_passed(
     }
     gcs = ray_session.get_runtime_context().gcs_address
     monkeypatch.setattr(session, "_embedded", session._EmbeddedRay(gcs, started_with))
-    try:
-        session.trial_actors_in_prestarted_workers()
+    with session.trial_environment():
         env_vars = _trial_env_vars()
-    finally:
-        monkeypatch.undo()
-        session.trial_actors_in_prestarted_workers()  # Tune's list as it was, for later tests
     assert "AWS_ACCESS_KEY_ID" not in env_vars  # inherited unchanged by the workers
     assert env_vars["AWS_SECRET_ACCESS_KEY"] == os.environ["AWS_SECRET_ACCESS_KEY"]
     assert "AWS_ACCESS_KEY_ID" in _trial_env_vars()
@@ -76,17 +68,6 @@ def test_embedded_ray_starts_trials_in_warm_prestarted_workers_on_loopback_only(
         "preloaded": True,
         "listening_beyond_loopback": [],
     }
-
-
-def test_reading_a_spec_imports_no_ray():
-    code = (
-        "import sys; from search.spec import load_spec; load_spec('examples/digits.yaml'); "
-        "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    )
-    assert done.stdout.strip() == "[]"
 
 
 def test_loopback_only_puts_rays_switch_back_and_respects_a_users_setting(monkeypatch):

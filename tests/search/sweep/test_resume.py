@@ -17,16 +17,18 @@ from ray.tune import ExperimentAnalysis
 
 from search.cli import main
 from search.errors import ResumeError
-from search.experiment import SPEC_FILE
-from search.resume import resume_sweep
-from search.run import SweepSummary, build_tuner, run_sweep
 from search.spec import parse_spec
+from search.sweep.resume import resume_sweep
+from search.sweep.run import SweepSummary, run_sweep
+from search.sweep.tuner import build_tuner
 from tests.helpers import spec_dict
 from tests.processes import kill_group, start_raysweep, trial_workers, wait_for
 from trainables.checkpoint import CHECKPOINT_FILE
+from trainables.layout import SPEC_FILE
 from trainables.recovery import read_ledger
+from trainables.storage import Location
 
-pytestmark = pytest.mark.usefixtures("ray_session")
+pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow]
 
 # Sequential trials make the uninterrupted run deterministic (ASHA and TPE decisions included),
 # so an interrupted run can be compared with it trial by trial.
@@ -65,7 +67,7 @@ def checkpoints(exp: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     storage = tmp_path_factory.mktemp("reference")
-    build_tuner(parse_spec(spec_dict(RESUMABLE)), storage=storage, name="ref").fit()
+    build_tuner(parse_spec(spec_dict(RESUMABLE)), experiment=Location.of(storage / "ref")).fit()
     return final_metrics(storage / "ref")
 
 
@@ -170,11 +172,22 @@ def test_ctrl_c_stops_cleanly_and_an_interrupted_sweep_can_be_inspected(tmp_path
     assert proc.wait(timeout=120) == 130
     assert f"raysweep resume {exp}" in log.read_text()
     assert main(["status", str(exp)]) == 0
-    assert "running" in capsys.readouterr().out
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].split()[:3] == ["trial", "status", "epochs"]
+    shown = {row.split()[0]: (row.split()[1], int(row.split()[2])) for row in table[3:]}
     out = tmp_path / "partial.parquet"
     assert main(["export", str(exp), "-o", str(out)]) == 0
     frame = pd.read_parquet(out)
-    assert "running" in set(frame["status"]) and frame["epochs_completed"].max() >= 1
+    exported = {
+        t: (s, int(e))
+        for t, s, e in zip(frame["trial_id"], frame["status"], frame["epochs_completed"])
+    }
+    # Status and export agree, trial by trial, and show the sweep as it was stopped: some
+    # trial part-way through its 40 epochs, still "running" (to resume), none finished.
+    assert shown == exported
+    running = [epochs for status, epochs in shown.values() if status == "running"]
+    assert running and all(1 <= epochs < 40 for epochs in running)
+    assert "terminated" not in {status for status, _ in shown.values()}
 
 
 def test_resume_refuses_a_missing_directory(tmp_path, capsys):
@@ -261,7 +274,7 @@ def resume_with_files_put_back(
     kill_group(proc)
     for name, content in stale.items():
         (exp / name).write_bytes(content)
-    with caplog.at_level(logging.WARNING, logger="search.searcher_state"):
+    with caplog.at_level(logging.WARNING, logger="search.sweep.searcher_state"):
         return resume_sweep(str(exp))
 
 
@@ -351,7 +364,7 @@ def test_a_checkpoint_deleted_after_the_last_snapshot_gets_a_placeholder(storage
     """Tune's snapshot may name a checkpoint that retention has deleted since."""
     from types import SimpleNamespace
 
-    from search.resume import repair_missing_checkpoints
+    from search.sweep.resume import repair_missing_checkpoints
     from trainables.checkpoint import SIDECAR_FILE, read_sidecar
 
     def trial(status: str, name: str) -> SimpleNamespace:

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from search.cli import main
-from search.experiment import SPEC_FILE
 from search.results import load_results
-from search.run import build_tuner, run_sweep
 from search.spec import parse_spec
+from search.sweep.run import run_sweep
+from search.sweep.tuner import build_tuner
 from tests.helpers import spec_dict
+from trainables.layout import SPEC_FILE
+from trainables.storage import Location
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -90,7 +92,7 @@ def test_diverging_trial_ends_as_a_result_not_an_error(tmp_path):
             }
         )
     )
-    results = build_tuner(spec, storage=tmp_path, name="div").fit()
+    results = build_tuner(spec, experiment=Location.of(tmp_path / "div")).fit()
     assert results.num_errors == 0
     assert bool(results[0].metrics["diverged"]) is True
     assert results[0].metrics["val_accuracy"] == 0.0

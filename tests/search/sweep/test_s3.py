@@ -7,6 +7,7 @@ import time
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 import yaml
 
 from search.results import load_results
@@ -14,6 +15,8 @@ from tests.helpers import spec_dict
 from tests.processes import RAYSWEEP, kill_group, start_raysweep, wait_for
 from trainables.recovery import read_ledger
 from trainables.storage import Location
+
+pytestmark = [pytest.mark.ray, pytest.mark.s3, pytest.mark.slow]
 
 EPOCHS = 8
 SPEC = {

@@ -4,19 +4,19 @@ from types import SimpleNamespace
 
 import pytest
 from ray.tune.experiment import Trial
-from ray.tune.schedulers import HyperBandScheduler, TrialScheduler
+from ray.tune.schedulers import FIFOScheduler, HyperBandScheduler, TrialScheduler
 
-from search.schedulers import BaselineASHA, SchedulerSpec, build_scheduler
-
-BASELINE = {"lr": 1e-3}
+from search.spec.scheduler import SchedulerSpec
+from search.sweep.baseline import BaselineMarker
+from search.sweep.schedulers import BaselineASHA, build_scheduler
+from trainables.storage import Location
 
 
 def asha() -> BaselineASHA:
     scheduler = build_scheduler(
-        SchedulerSpec("asha", grace_period=1, reduction_factor=2, max_t=4),
-        baseline=BASELINE,
-        space={},
+        SchedulerSpec("asha", grace_period=1, reduction_factor=2, max_t=4), space={}
     )
+    assert isinstance(scheduler, BaselineASHA)
     scheduler.set_search_properties("val_accuracy", "max")
     return scheduler
 
@@ -37,6 +37,7 @@ def test_asha_stops_a_weak_trial_but_never_the_baseline():
     strong, baseline, weak = trial("a", 0.1), trial("b", 1e-3), trial("c", 0.2)
     for t in (baseline, strong, weak):
         scheduler.on_trial_add(None, t)
+    scheduler.baseline_trial_id = "b"  # what BaselineMarker tells it
     assert report(scheduler, strong, 1, 0.9) == TrialScheduler.CONTINUE
     assert report(scheduler, weak, 1, 0.1) == TrialScheduler.STOP
     # The baseline is just as weak, but it is the base camp: it trains on.
@@ -44,19 +45,44 @@ def test_asha_stops_a_weak_trial_but_never_the_baseline():
     assert scheduler._num_stopped == 1
 
 
-def test_only_the_first_trial_with_the_baseline_config_is_protected():
+def test_the_marker_records_the_first_created_trial_as_baseline_and_tells_asha(tmp_path):
     scheduler = asha()
-    first, again, strong = trial("a", 1e-3), trial("b", 1e-3), trial("c", 0.1)
+    experiment = Location.of(tmp_path)
+    marker = BaselineMarker(experiment, scheduler)
+    marker.setup()
+    # Same config twice: only the first created is the baseline; the snapshot's order is not
+    # creation order, the experiment tag's counter is.
+    again = SimpleNamespace(trial_id="b", config={"lr": 1e-3}, experiment_tag="2_lr=0.001")
+    first = SimpleNamespace(trial_id="a", config={"lr": 1e-3}, experiment_tag="1_lr=0.001")
+    strong = SimpleNamespace(trial_id="c", config={"lr": 0.1}, experiment_tag="3_lr=0.1")
+    marker.on_step_begin(0, [again, first, strong])
+    assert scheduler.baseline_trial_id == "a"
     for t in (first, again, strong):
         scheduler.on_trial_add(None, t)
     report(scheduler, strong, 1, 0.9)
     assert report(scheduler, again, 1, 0.1) == TrialScheduler.STOP
     assert report(scheduler, first, 1, 0.1) == TrialScheduler.CONTINUE
+    # A resumed sweep's marker (a new object, as after unpickling) reads it back.
+    fresh = asha()
+    BaselineMarker(experiment, fresh).setup()
+    assert fresh.baseline_trial_id == "a"
 
 
 def test_fifo_never_stops():
-    scheduler = build_scheduler(SchedulerSpec("fifo", max_t=4), baseline=BASELINE, space={})
-    assert type(scheduler).__name__ == "FIFOScheduler"
+    scheduler = build_scheduler(SchedulerSpec("fifo", max_t=4), space={})
+    assert isinstance(scheduler, FIFOScheduler)
+    # The sequence on which ASHA stops the weak trial: FIFO lets both train to the end.
+    decisions = {}
+    for name, sched in (("fifo", scheduler), ("asha", asha())):
+        strong, weak = trial("a", 0.1), trial("c", 0.2)
+        for t in (strong, weak):
+            sched.on_trial_add(None, t)
+        report(sched, strong, 1, 0.9)
+        decisions[name] = [report(sched, weak, i, 0.1) for i in (1, 2, 3)][0]
+    assert decisions == {"fifo": TrialScheduler.CONTINUE, "asha": TrialScheduler.STOP}
+    t = trial("d", 0.1)
+    scheduler.on_trial_add(None, t)
+    assert all(report(scheduler, t, i, 0.0) == TrialScheduler.CONTINUE for i in (1, 2, 3, 4))
 
 
 class Controller:
@@ -85,11 +111,11 @@ def hyperband_bracket(ray_own: bool):
         scheduler = HyperBandScheduler(time_attr="training_iteration", max_t=3, reduction_factor=2)
     else:
         scheduler = build_scheduler(
-            SchedulerSpec("hyperband", reduction_factor=2, max_t=3), baseline=BASELINE, space={}
+            SchedulerSpec("hyperband", reduction_factor=2, max_t=3), space={}
         )
     scheduler.set_search_properties("val_accuracy", "max")
     controller = Controller(scheduler)
-    trials = [Trial("train_mlp", trial_id=name, stub=True) for name in "abc"]
+    trials = [Trial("train_trial", trial_id=name, stub=True) for name in "abc"]
     for t in trials:
         scheduler.on_trial_add(controller, t)
         t.set_status(Trial.RUNNING)

@@ -7,15 +7,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from search.budget import BUDGET_FILE
 from search.cli import main
 from search.errors import SpecError
-from search.export import export_experiment
 from search.results import load_results
-from search.run import run_sweep
-from search.searcher import build_searcher
+from search.results.export import export_experiment
 from search.spec import parse_spec
+from search.sweep.preflight import check_runnable
+from search.sweep.run import run_sweep
+from search.sweep.searcher import build_searcher
 from tests.helpers import DELETE, spec_dict
+from trainables.layout import BUDGET_FILE
 
 NUMERIC_SPACE = {
     "space": {
@@ -90,12 +91,36 @@ def test_each_sampler_runs_a_real_sweep(sampler, tmp_path):
     ],
 )
 def test_each_scheduler_runs_a_real_sweep(scheduler, tmp_path):
+    # A wide learning-rate range: some trials learn nothing, which every scheduler but FIFO
+    # must stop before their last epoch.
     spec = parse_spec(
-        spec_dict({"fixed.epochs": 3, "search.num_samples": 4, "scheduler": scheduler})
+        spec_dict(
+            {
+                "fixed.epochs": 4,
+                "search.num_samples": 6,
+                "space.lr": {"type": "float", "low": 1e-6, "high": 0.1, "log": True},
+                "space.optimizer": {"type": "categorical", "choices": ["sgd"]},
+                "search.baseline": {"lr": 0.05, "depth": 1, "width": 32, "optimizer": "sgd"},
+                "scheduler": scheduler,
+            }
+        )
     )
     summary = run_sweep(spec, storage=str(tmp_path))
-    assert summary.num_trials == 4 and summary.num_errors == 0
+    assert summary.num_trials == spec.search.num_samples and summary.num_errors == 0
     assert not summary.interrupted
+    trials = load_results(summary.path).trials
+    stopped = [t for t in trials if t.status == "early_stopped"]
+    assert all(t.epochs_completed < 4 for t in stopped)
+    assert all(t.status in ("terminated", "early_stopped") for t in trials)
+    if scheduler["type"] == "fifo":
+        assert stopped == []
+    elif scheduler["type"] != "hyperband":
+        assert stopped, [(t.config["lr"], t.epochs_completed) for t in trials]
+    # HyperBand cut nothing in this real sweep, whether 2, 4 or all 6 trials were live at once
+    # (and with 6, a paused trial outlived the sweep): an open finding, not a pass. Its
+    # decisions on Ray's own class are tested in test_schedulers.py.
+    if scheduler["type"] == "asha":  # the base camp trains to the end
+        assert next(t for t in trials if t.is_baseline).status == "terminated"
 
 
 @pytest.mark.parametrize(
@@ -188,7 +213,7 @@ def test_each_scheduler_runs_a_real_sweep(scheduler, tmp_path):
 )
 def test_combinations_that_cannot_work_are_refused_before_ray_starts(changes, message):
     with pytest.raises(SpecError, match=message):
-        parse_spec(spec_dict(changes))
+        check_runnable(parse_spec(spec_dict(changes)), source="<test>", data=False)
 
 
 CONDITIONAL = {
@@ -428,7 +453,7 @@ def test_more_bad_specs_are_refused_before_ray_starts(changes, message):
 
 
 def test_pbt_exploration_stays_inside_the_declared_space():
-    from search.schedulers import ClipToSpace
+    from search.sweep.schedulers import ClipToSpace
 
     spec = parse_spec(
         spec_dict(

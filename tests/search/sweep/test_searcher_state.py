@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 from ray.tune.search import SearchGenerator
 
-from search.searcher_state import ReconcileCallback, ReconcilingLimiter, TolerantOptunaSearch
+from search.sweep.searcher_state import ReconcileCallback, ReconcilingLimiter, TolerantOptunaSearch
 
 
 def limiter(max_concurrent: int = 1) -> ReconcilingLimiter:

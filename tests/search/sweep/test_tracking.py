@@ -9,8 +9,8 @@ import yaml
 
 from search.cli import main
 from search.errors import SpecError
-from search.run import run_sweep
 from search.spec import parse_spec
+from search.sweep.run import run_sweep
 from tests.helpers import spec_dict
 
 pytestmark = pytest.mark.usefixtures("ray_session")

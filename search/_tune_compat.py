@@ -1,0 +1,140 @@
+"""Every use of a private Ray, Ray Tune or Optuna attribute, in one module, each with why.
+
+Written against Ray 2.60 (pinned in pyproject.toml; checked once, here, at import). When Ray is
+upgraded, this is the one file to read against its new source. Nothing here changes what those
+libraries compute: they read state Tune keeps private, or set it where a restore left it wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import ray
+
+RAY_SERIES = "2.60."
+if not ray.__version__.startswith(RAY_SERIES):
+    raise ImportError(
+        f"raysweep needs ray {RAY_SERIES}x (see pyproject.toml), but ray {ray.__version__} is "
+        "installed; the private attributes in search/_tune_compat.py may have changed"
+    )
+
+# Why: modules ``ray.init`` imports itself, imported first and in the main thread. Two threads
+# importing parts of one import cycle at once fail with a deadlock error.
+RAY_INIT_IMPORTS = (
+    "ray._common.usage.usage_lib",
+    "ray.autoscaler._private.util",
+    "ray.dashboard.optional_deps",
+)
+
+
+@contextmanager
+def loopback_only() -> Iterator[None]:
+    """A local Ray started inside binds every server to 127.0.0.1.
+
+    Why: Ray swaps a loopback ``_node_ip_address`` for the machine's reachable address, and then
+    its servers listen there or on every interface. Ray's own switch for the platforms it runs
+    no clusters on (macOS, Windows) keeps a node on loopback: this process reads it as a
+    constant, the processes Ray starts read it from the environment. Both are put back
+    afterwards; a user who set the variable keeps their choice.
+    """
+    from ray._private import ray_constants
+
+    name = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+    if name in os.environ:
+        yield
+        return
+    cluster_enabled = ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[name] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+        ray_constants.ENABLE_RAY_CLUSTER = cluster_enabled
+
+
+@contextmanager
+def trial_env_vars_only_where_changed(inherited: Mapping[str, str]) -> Iterator[None]:
+    """While inside, Tune gives trial actors no runtime env that their workers already have.
+
+    Why: Tune gives every trial actor a runtime env of environment variables (module-level
+    tables in ``ray.tune.execution.class_cache``): always ``PL_DISABLE_FORK`` (a PyTorch
+    Lightning setting raysweep's loop has no use for), and any of a few driver variables that
+    are set (AWS credentials, Ray Train settings). Ray runs an actor with a runtime env in a
+    new process, so the workers it prestarted sit idle while each trial boots another and
+    imports torch there. ``inherited`` is what the embedded Ray's workers inherited: a
+    variable unchanged since then needn't be passed. Both tables are put back on exit.
+    """
+    from ray.tune.execution import class_cache
+
+    defaults = dict(class_cache.DEFAULT_ENV_VARS)
+    propagate: set[str] = class_cache.ENV_VARS_TO_PROPAGATE
+    before = set(propagate)
+    class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
+    for name in before:
+        if name in inherited and os.environ.get(name) == inherited[name]:
+            propagate.discard(name)
+    try:
+        yield
+    finally:
+        class_cache.DEFAULT_ENV_VARS.clear()
+        class_cache.DEFAULT_ENV_VARS.update(defaults)
+        propagate.clear()
+        propagate.update(before)
+
+
+def retained_checkpoint_results(trial: Any) -> list[Any]:
+    """The checkpoints Tune retained for ``trial``, with the metrics they were saved with.
+
+    Why: ``ExperimentAnalysis`` reads the same list but only hands out the single best one;
+    the export falls back to the next when the best is gone from storage.
+    """
+    return list(trial.run_metadata.checkpoint_manager.best_checkpoint_results)
+
+
+def latest_checkpoint_result(trial: Any) -> Any | None:
+    """The checkpoint Tune will hand ``trial`` on restore (why: to check it still exists)."""
+    return trial.run_metadata.checkpoint_manager.latest_checkpoint_result
+
+
+def set_trial_counter(search: Any, count: int) -> None:
+    """Why: ``SearchGenerator`` saves its trial counter with the searcher, so after a torn
+    restore it can be ahead of the trials or behind them; ``num_samples`` is checked on it."""
+    search._counter = count
+
+
+def set_live_trials(generator: Any, trial_ids: set[str]) -> None:
+    """Why: PBT's ``BasicVariantGenerator`` counts live trials against ``max_concurrent``; a
+    torn restore can leave it counting trials that ended."""
+    generator._live_trials = set(trial_ids)
+
+
+def optuna_trials(search: Any) -> dict[str, Any]:
+    """``OptunaSearch``'s Tune trial id -> Optuna trial table (why: to adopt or re-key the
+    suggestions a torn restore separated from their trials). Mutable: it is the table."""
+    return search._ot_trials  # type: ignore[no-any-return]
+
+
+def optuna_completed(search: Any) -> set[str]:
+    """The trial ids ``OptunaSearch`` already told the study about (why: a lost suggestion is
+    one neither Tune nor the study finished)."""
+    return search._completed_trials  # type: ignore[no-any-return]
+
+
+def asha_limits(scheduler: Any) -> tuple[str, int]:
+    """ASHA's time attribute and ``max_t`` (why: to tell a final result from an early stop)."""
+    return scheduler._time_attr, scheduler._max_t
+
+
+def asha_uncount_stop(scheduler: Any) -> None:
+    """Why: ASHA counts each STOP it decides; one turned into CONTINUE must not be counted."""
+    scheduler._num_stopped -= 1
+
+
+def hyperband_bracket(scheduler: Any, trial: Any) -> Any:
+    """The bracket ``trial`` is in (why: to stop the trials a finished bracket left paused)."""
+    bracket, _ = scheduler._trial_info[trial]
+    return bracket

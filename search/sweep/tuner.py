@@ -1,0 +1,113 @@
+"""Building the ``tune.Tuner`` for a spec: trainable, searcher, scheduler, callbacks, configs.
+
+Search, scheduling, retries and checkpoint retention are Ray's and Optuna's; this only says
+which of theirs, and with what settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray import tune
+
+from search.spec import SweepSpec
+from search.spec.data import load_data
+from search.sweep.baseline import BaselineMarker
+from search.sweep.scheduler_state import SchedulerStateCallback
+from search.sweep.schedulers import build_scheduler
+from search.sweep.searcher import build_searcher
+from search.sweep.searcher_state import ReconcileCallback
+from trainables.layout import trial_dir_of
+from trainables.storage import Location
+from trainables.trainable import TrialSettings, train_trial
+
+
+def build_trainable(spec: SweepSpec, *, experiment: Location, data: Any = None) -> Any:
+    """The trainable with its data and settings bound; the same for ``run`` and ``resume``."""
+    if data is None:
+        data, _ = load_data(spec.data)  # the test split stays in the driver
+    settings = TrialSettings(
+        sweep_seed=spec.search.seed,
+        metric=spec.metric.name,
+        mode=spec.metric.mode,
+        checkpoint_every=spec.checkpoint.every,
+        threads=max(1, int(spec.resources.cpus_per_trial)),
+        experiment=experiment,
+        architecture=spec.architecture,
+    )
+    # with_parameters puts the data set in the object store once; trials map it zero-copy.
+    return tune.with_resources(
+        tune.with_parameters(train_trial, data=data, settings=settings),
+        {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
+    )
+
+
+def build_callbacks(
+    spec: SweepSpec, *, experiment: Location, search_alg: Any, scheduler: Any
+) -> list[tune.Callback]:
+    # Set right after a restore, whose searcher snapshot may be older or newer than its trials.
+    callbacks: list[tune.Callback] = [
+        ReconcileCallback(search_alg),
+        BaselineMarker(experiment, scheduler),
+    ]
+    if spec.scheduler.type == "asha":  # the one Tune scheduler with save/restore
+        callbacks.append(SchedulerStateCallback(scheduler))
+    if spec.tracking.mlflow is not None:
+        from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+        callbacks.append(
+            MLflowLoggerCallback(
+                tracking_uri=spec.tracking.mlflow,
+                experiment_name=spec.tracking.experiment or experiment.name,
+                save_artifact=False,
+            )
+        )
+    return callbacks
+
+
+def build_run_config(
+    spec: SweepSpec, *, experiment: Location, callbacks: list[tune.Callback]
+) -> tune.RunConfig:
+    storage = experiment.parent
+    return tune.RunConfig(
+        name=experiment.name,
+        # Checkpoints and results go through the same filesystem as raysweep's own files.
+        storage_path=storage.path,
+        storage_filesystem=storage.tune_filesystem,
+        verbose=1,
+        callbacks=callbacks,
+        # Keep the best checkpoints by the metric (exported as models); Tune always keeps the
+        # latest too (for resume). num_to_keep also forces an experiment snapshot after that
+        # many checkpoints, so a killed driver loses little.
+        checkpoint_config=tune.CheckpointConfig(
+            # PBT clones a trial from a checkpoint it chose earlier; retention would delete it
+            # before the clone starts ("does not exist on storage anymore").
+            num_to_keep=None if spec.scheduler.type == "pbt" else spec.checkpoint.keep,
+            checkpoint_score_attribute=spec.metric.name,
+            checkpoint_score_order=spec.metric.mode,
+        ),
+        failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
+    )
+
+
+def build_tuner(spec: SweepSpec, *, experiment: Location, data: Any = None) -> tune.Tuner:
+    """The ``tune.Tuner`` that runs ``spec`` as the experiment at ``experiment``."""
+    scheduler = build_scheduler(spec.scheduler, space=spec.space)
+    search_alg, param_space = build_searcher(spec, experiment=experiment)
+    callbacks = build_callbacks(
+        spec, experiment=experiment, search_alg=search_alg, scheduler=scheduler
+    )
+    return tune.Tuner(
+        build_trainable(spec, experiment=experiment, data=data),
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            metric=spec.metric.name,
+            mode=spec.metric.mode,
+            search_alg=search_alg,
+            scheduler=scheduler,
+            num_samples=spec.search.num_samples,
+            reuse_actors=True,  # a fresh actor costs seconds of torch import per trial
+            trial_dirname_creator=trial_dir_of,
+        ),
+        run_config=build_run_config(spec, experiment=experiment, callbacks=callbacks),
+    )
