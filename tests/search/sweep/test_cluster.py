@@ -24,6 +24,15 @@ def cluster():
     local.stop()
 
 
+@pytest.fixture
+def cluster_to_break():
+    """A cluster of its own for a test that kills a node: after a node loss, the shared one's
+    Jobs API answered "No available agent" for minutes, failing the next test."""
+    local = start_local_cluster()
+    yield local
+    local.stop()
+
+
 def write_spec(tmp_path, changes):
     path = tmp_path / "s.yaml"
     path.write_text(
@@ -66,7 +75,8 @@ def test_a_sweep_with_address_and_s3_storage_runs_trials_on_several_nodes(
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_lost_node_is_survived_from_checkpoints(cluster, tmp_path):
+def test_a_lost_node_is_survived_from_checkpoints(cluster_to_break, tmp_path):
+    cluster = cluster_to_break
     spec = write_spec(
         tmp_path, {"fixed.epochs": 30, "search.num_samples": 2, "search.max_concurrent": 2}
     )
