@@ -64,8 +64,11 @@ class LocalCluster:
         return f"http://127.0.0.1:{self.dashboard_port}"
 
     def _start(self, name: str, args: list[str]) -> None:
+        # Each node's dashboard agent on a port of its own: at Ray's default (52365) the head's
+        # agent lost to the shared test Ray's, and the Jobs API then had "No available agent".
+        agent = f"--dashboard-agent-listen-port={free_port()}"
         proc = subprocess.Popen(
-            [RAY, "start", *args, f"--temp-dir={self.temp}", "--disable-usage-stats"],
+            [RAY, "start", *args, agent, f"--temp-dir={self.temp}", "--disable-usage-stats"],
             env={**cluster_env(), **self.env},  # its workers inherit it
             cwd=self.temp,  # where its jobs start: keep them out of the checkout
             stdout=subprocess.DEVNULL,

@@ -26,8 +26,8 @@ def cluster():
 
 @pytest.fixture
 def cluster_to_break():
-    """A cluster of its own for a test that kills a node: after a node loss, the shared one's
-    Jobs API answered "No available agent" for minutes, failing the next test."""
+    """A cluster of its own for a test that kills a node, so no later test meets a cluster
+    that has lost one."""
     local = start_local_cluster()
     yield local
     local.stop()
