@@ -62,6 +62,7 @@ def _add_sweep_commands(commands: Any) -> None:
         help="evaluate the best configs of an earlier export first (they become the baselines)",
     )
     run.add_argument("--top", type=int, help="with --baselines-from: only its K best configs")
+    _add_take_over_arg(run)
 
     validate = commands.add_parser("validate", help="check a spec without running it")
     _add_spec_args(validate)
@@ -70,6 +71,16 @@ def _add_sweep_commands(commands: Any) -> None:
     resume.add_argument("experiment", help=EXPERIMENT_HELP)
     resume.add_argument("--address", help="join a running Ray cluster (e.g. auto or HOST:6379)")
     _add_set_arg(resume, "change resources.* for the rest of the sweep; the search can't change")
+    _add_take_over_arg(resume)
+
+
+def _add_take_over_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--take-over",
+        action="store_true",
+        help="take the experiment's lease from the driver holding it (one you know is dead; "
+        "a live one stops within seconds)",
+    )
 
 
 def _add_results_commands(commands: Any) -> None:
@@ -166,7 +177,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         found = read_baselines(args.baselines_from, sorted(spec.space), top=args.top)
         spec = with_baselines(spec, found, source=args.spec)
     summary = run_sweep(
-        spec, name=args.name, storage=args.storage, address=args.address, source=args.spec
+        spec,
+        name=args.name,
+        storage=args.storage,
+        address=args.address,
+        source=args.spec,
+        take_over=args.take_over,
     )
     return _print_summary(summary)
 
@@ -175,7 +191,12 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     from search.sweep.resume import resume_sweep
 
     return _print_summary(
-        resume_sweep(args.experiment, overrides=args.overrides, address=args.address)
+        resume_sweep(
+            args.experiment,
+            overrides=args.overrides,
+            address=args.address,
+            take_over=args.take_over,
+        )
     )
 
 

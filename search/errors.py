@@ -23,5 +23,9 @@ class ExperimentExistsError(RaysweepError):
     """``run`` was asked to create an experiment whose directory already holds one."""
 
 
+class LeaseHeldError(RaysweepError):
+    """Another live driver holds the experiment's lease (``run``/``resume``; see lease.py)."""
+
+
 class ExportError(RaysweepError):
     """An export can't be written: bad ``--top``, a missing output directory."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from search.errors import ExperimentExistsError, StorageError
-from trainables.layout import IDENTITY_FILE, PROBE_PREFIX, SPEC_FILE
+from trainables.layout import IDENTITY_FILE, LEASE_FILE, PROBE_PREFIX, SPEC_FILE, STATE_DIR
 from trainables.storage import Location
 
 DEFAULT_STORAGE = "runs"
@@ -41,9 +41,18 @@ def experiment_dir(storage: Location, name: str) -> Location:
     return storage / name
 
 
+def _holds_more_than_a_lease(path: Location) -> bool:
+    """Anything in it but a lease (a driver that stopped before writing left one behind)."""
+    lease = (path / LEASE_FILE).path
+    for child in path.children():
+        if child.name != STATE_DIR or any(c.path != lease for c in child.children()):
+            return True
+    return False
+
+
 def ensure_new(path: Location) -> None:
     try:
-        taken = bool(path.children())
+        taken = _holds_more_than_a_lease(path)
     except (OSError, ValueError):  # unreachable storage: the probe says why, in one line
         return
     if taken:

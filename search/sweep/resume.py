@@ -10,6 +10,7 @@ from search.errors import ResumeError
 from search.results import experiment_path, read_spec
 from search.spec import SweepSpec
 from search.sweep.experiment import read_identity
+from search.sweep.lease import experiment_lease
 from search.sweep.preflight import check_runnable
 from search.sweep.ray_session import ensure_ray
 from search.sweep.run import SweepSummary, fit_and_summarize, run_existing
@@ -82,17 +83,28 @@ def repair_missing_checkpoints(analysis: Any, exp: Location) -> int:
 
 
 def resume_sweep(
-    path: str, *, overrides: list[str] | None = None, address: str | None = None
+    path: str,
+    *,
+    overrides: list[str] | None = None,
+    address: str | None = None,
+    take_over: bool = False,
 ) -> SweepSummary:
-    """Continue an interrupted sweep where it stopped; a finished one just reports again."""
+    """Continue an interrupted sweep where it stopped; a finished one just reports again.
+
+    The experiment's lease is held throughout (``take_over`` replaces another driver's)."""
+    exp = experiment_path(path)
+    spec = read_spec(exp, overrides)
+    check_unchanged(exp, spec)
+    with experiment_lease(exp, command="resume", take_over=take_over):
+        check_runnable(spec, source=str(exp), data=False)  # the trainable loads the data
+        return _restore(spec, exp, address)
+
+
+def _restore(spec: SweepSpec, exp: Location, address: str | None) -> SweepSummary:
     from ray import tune
 
     from search.sweep.tuner import build_trainable
 
-    exp = experiment_path(path)
-    spec = read_spec(exp, overrides)
-    check_unchanged(exp, spec)
-    check_runnable(spec, source=str(exp), data=False)  # the trainable loads the data
     ensure_ray(address, trials_at_once=spec.search.max_concurrent)
     analysis = _snapshot(exp)
     if analysis is None:

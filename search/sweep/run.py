@@ -14,6 +14,7 @@ from search.sweep.experiment import (
     resolve_storage,
     write_spec,
 )
+from search.sweep.lease import experiment_lease
 from search.sweep.preflight import check_runnable
 from search.sweep.ray_session import ensure_ray, trial_environment
 from search.version import versions
@@ -50,13 +51,22 @@ def run_sweep(
     storage: str | None = None,
     address: str | None = None,
     source: str = "<spec>",
+    take_over: bool = False,
 ) -> SweepSummary:
-    """Run ``spec`` to completion and summarize it; the experiment stays on disk for resume."""
+    """Run ``spec`` to completion and summarize it; the experiment stays on disk for resume.
+
+    The experiment's lease is held throughout (``take_over`` replaces another driver's)."""
     root = resolve_storage(storage)
     path = experiment_dir(root, name or spec.name)
     ensure_new(path)
     data = check_runnable(spec, source=source)  # bad input fails before Ray starts
     probe_storage(root)  # the first write, once the input is known to be good
+    with experiment_lease(path, command="run", take_over=take_over):
+        ensure_new(path)  # a driver that held the lease just before may have started it
+        return _start(spec, path, address, data)
+
+
+def _start(spec: SweepSpec, path: Location, address: str | None, data: Any) -> SweepSummary:
     ensure_ray(address, trials_at_once=spec.search.max_concurrent)
     import ray
 
