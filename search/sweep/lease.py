@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
-from search.errors import LeaseHeldError, RaysweepError
+from search.errors import LeaseHeldError, RaysweepError, StorageError
 from search.sweep.lease_stores import LeaseStore, store_for
 from trainables.storage import Location
 
@@ -188,6 +188,14 @@ class Lease:
 
 def acquire(exp: Location, *, command: str, take_over: bool = False) -> Lease:
     """Take the experiment's lease, or raise ``LeaseHeldError`` naming its live holder."""
+    try:
+        return _acquire(exp, command, take_over)
+    except (OSError, ValueError) as exc:  # ValueError: pyarrow's invalid-path errors
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise StorageError(f"{exp}: cannot take the experiment's lease: {reason}") from None
+
+
+def _acquire(exp: Location, command: str, take_over: bool) -> Lease:
     store = store_for(exp)
     me = Holder.me(command, lease_ttl())
     for _ in range(2):  # a lost race is read again: the winner is then named

@@ -112,9 +112,11 @@ class S3LeaseStore:
     def read(self) -> tuple[bytes | None, object]:
         try:
             got = self.client.get_object(Bucket=self.bucket, Key=self.key)
+            return got["Body"].read(), got["ETag"]
         except self.client.exceptions.NoSuchKey:
             return None, None
-        return got["Body"].read(), got["ETag"]
+        except Exception as exc:  # botocore's errors, as the OSError pyarrow would raise
+            raise OSError(f"s3://{self.bucket}/{self.key}: {exc}") from exc
 
     def swap(self, version: object, data: bytes) -> object | None:
         condition: dict[str, Any] = (
@@ -125,7 +127,7 @@ class S3LeaseStore:
         except Exception as exc:
             if self._refused(exc):
                 return None
-            raise
+            raise OSError(f"s3://{self.bucket}/{self.key}: {exc}") from exc
         return put["ETag"]
 
     def clear(self, version: object) -> None:
