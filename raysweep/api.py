@@ -38,22 +38,30 @@ def run(
     name: str | None = None,
     storage: str | None = None,
     address: str | None = None,
+    take_over: bool = False,
 ) -> SweepSummary:
     """Run a sweep to the end and summarize it (``raysweep run``)."""
     from search.sweep.run import run_sweep
 
     source = "<dict>" if isinstance(spec, Mapping) else os.fspath(spec)
     summary = run_sweep(
-        load(spec, overrides), name=name, storage=storage, address=address, source=source
+        load(spec, overrides),
+        name=name,
+        storage=storage,
+        address=address,
+        source=source,
+        take_over=take_over,
     )
     return summary
 
 
-def resume(path: str | os.PathLike[str], *, address: str | None = None) -> SweepSummary:
+def resume(
+    path: str | os.PathLike[str], *, address: str | None = None, take_over: bool = False
+) -> SweepSummary:
     """Continue an interrupted sweep (``raysweep resume``)."""
     from search.sweep.resume import resume_sweep
 
-    return resume_sweep(str(path), address=address)
+    return resume_sweep(str(path), address=address, take_over=take_over)
 
 
 def results_table(path: str | os.PathLike[str], *, top: int | None = None) -> pa.Table:
