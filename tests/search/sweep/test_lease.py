@@ -16,6 +16,7 @@ import pyarrow.fs as pafs
 import pytest
 import yaml
 
+from search.cli import main
 from search.errors import LeaseHeldError
 from search.results import load_results
 from search.sweep.experiment import ensure_new
@@ -36,6 +37,7 @@ from trainables.storage import Location
 # enough for every racer to have tried. Everything is imported and connected before "ready".
 RACER = """
 import sys, time
+from search.cli import main
 from search.errors import LeaseHeldError
 from search.sweep.lease import acquire
 from search.sweep.lease_stores import store_for
@@ -253,6 +255,7 @@ def test_one_driver_per_experiment_a_dead_ones_lease_is_taken_over(tmp_path):
         refused_s = time.monotonic() - started
         assert_refused(second, first.pid)
         assert first.poll() is None, "the first driver was disturbed"
+        assert main(["status", exp.uri]) == 0  # reading needs no lease
     finally:
         stop(first)
     # Dead now, but on "another machine" and within its TTL: still refused, nothing touched.
