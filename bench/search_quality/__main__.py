@@ -29,16 +29,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 seeds, budgets up to 8")
     parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)))
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--fresh", action="store_true", help="ignore the replays cached by an earlier run"
+    )
     args = parser.parse_args(argv)
-    seeds, budgets = (3, BUDGETS[:4]) if args.quick else (args.seeds, BUDGETS)
+    budgets = [int(b) for b in args.budgets.split(",")]
+    seeds, budgets = (3, BUDGETS[:4]) if args.quick else (args.seeds, budgets)
     tables = {name: load_table(CURVES_DIR / f"{name}.parquet") for name in args.tasks.split(",")}
     methods = args.methods.split(",")
     started = time.perf_counter()
-    cells = run_all(tables, methods, seeds, budgets, args.workers)
+    out = args.out or RESULTS / (
+        "search_quality.quick.json" if args.quick else "search_quality.json"
+    )
+    cache = out.with_suffix(".cells.jsonl")
+    if args.fresh:
+        cache.unlink(missing_ok=True)
+    cells = run_all(tables, methods, seeds, budgets, args.workers, cache=cache)
     result: dict[str, Any] = summarize(cells, budgets)
     result["methods"] = {m: {**METHODS, **CANDIDATES}[m].description for m in methods}
     result["default"] = DEFAULT
@@ -52,15 +63,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     build = CURVES_DIR / "build.json"
     if build.exists():
         result["table"] = json.loads(build.read_text())
-    out = args.out or RESULTS / (
-        "search_quality.quick.json" if args.quick else "search_quality.json"
-    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     plot_regret(result, out.with_suffix(".png"))
+    budget = "8" if "8" in result["budgets"] else result["budgets"][-1]
+    out.with_suffix(".md").write_text(markdown_table(result, budget))
     print(f"wrote {out} and {out.with_suffix('.png')} in {result['setup']['seconds']} s")
     _print_table(result, "8" if "8" in result["budgets"] else result["budgets"][-1])
     return result
+
+
+def markdown_table(result: dict[str, Any], budget: str) -> str:
+    """Median (IQM) validation regret at one budget, a column per task, a row per method."""
+    tasks = list(result["tasks"])
+    methods = sorted({m for t in tasks for m in result["tasks"][t]})
+    lines = [
+        f"| method (regret at {budget} full trainings: median, IQM; seeds) | "
+        + " | ".join(tasks)
+        + " |",
+        "|---|" + "---|" * len(tasks),
+    ]
+    for m in methods:
+        cells = []
+        for t in tasks:
+            c = result["tasks"][t].get(m, {}).get(budget)
+            cells.append(
+                "-"
+                if c is None
+                else f"{c['median_regret']:.4f}, {c['iqm_regret']:.4f}; {c['seeds']}"
+            )
+        name = f"**{m}**" if m == result["default"] else m
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _print_table(result: dict[str, Any], budget: str) -> None:

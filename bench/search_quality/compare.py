@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import multiprocessing
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,19 +66,52 @@ def _init(tables: dict[str, CurveTable]) -> None:
     _quiet()
 
 
+def _cached(cache: Path | None, budgets: list[int]) -> dict[tuple[str, str, int], Cell]:
+    """Replays done by an earlier (interrupted) run with the same budgets."""
+    if cache is None or not cache.exists():
+        return {}
+    done = {}
+    for line in cache.read_text().splitlines():
+        record = json.loads(line)
+        if record.pop("budgets") == budgets:
+            cell = Cell(**record)
+            done[(cell.task, cell.method, cell.seed)] = cell
+    return done
+
+
+def _fresh(
+    tables: dict[str, CurveTable], jobs: list[tuple[str, str, int, list[int]]], workers: int
+) -> Iterator[Cell]:
+    if workers <= 1:
+        _init(tables)
+        yield from map(replay_one, jobs)
+        return
+    with multiprocessing.get_context("fork").Pool(workers, _init, (tables,)) as pool:
+        yield from pool.imap_unordered(replay_one, jobs)
+
+
 def run_all(
     tables: dict[str, CurveTable],
     methods: Iterable[str],
     seeds: int,
     budgets: list[int],
     workers: int,
+    cache: Path | None = None,
 ) -> list[Cell]:
-    jobs = [(t, m, s, budgets) for t in tables for m in methods for s in range(seeds)]
-    if workers <= 1:
-        _init(tables)
-        return [replay_one(job) for job in jobs]
-    with multiprocessing.get_context("fork").Pool(workers, _init, (tables,)) as pool:
-        return list(pool.imap_unordered(replay_one, jobs))
+    """Every (task, method, seed) replay; with ``cache``, each is appended there as it ends,
+    and those already there are not replayed again (the full comparison takes hours)."""
+    done = _cached(cache, budgets)
+    # seed by seed: an interrupted run leaves every method with as many seeds as the others
+    wanted = [(t, m, s) for s in range(seeds) for t in tables for m in methods]
+    jobs = [(*key, budgets) for key in wanted if key not in done]
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+    for cell in _fresh(tables, jobs, workers):  # type: ignore[arg-type]
+        done[(cell.task, cell.method, cell.seed)] = cell
+        if cache is not None:
+            with cache.open("a") as f:
+                f.write(json.dumps({**dataclasses.asdict(cell), "budgets": budgets}) + "\n")
+    return [done[key] for key in wanted]
 
 
 def iqm(values: np.ndarray) -> float:

@@ -14,8 +14,9 @@ from bench.search_quality.replay import (
     OptunaReplay,
     Outcome,
     TuneReplay,
-    best_complete,
+    best_any_epoch,
     best_last,
+    trained_longest,
 )
 from bench.search_quality.table import CurveTable
 
@@ -231,8 +232,8 @@ METHODS: dict[str, Method] = {
     ),
     "tune_optuna_asha": Method(
         "raysweep's default before this benchmark: Ray Tune OptunaSearch(multivariate TPE) + "
-        "ASHA(grace 1, factor 3), baseline first, best last result recommended",
-        _tune(_today),
+        "ASHA(grace 1, factor 3), baseline first, the best epoch of any trial recommended",
+        _tune(_today, best_any_epoch),
     ),
     "optuna_tpe_hyperband": Method(
         "Optuna TPESampler + HyperbandPruner(min 1, max 27, factor 3), as Optuna's docs pair them",
@@ -244,7 +245,7 @@ METHODS: dict[str, Method] = {
     ),
     "raysweep": Method(
         "raysweep's default: what `raysweep run` builds for the task's spec",
-        _tune(raysweep_default, recommend=best_complete),
+        _tune(raysweep_default, recommend=trained_longest),
     ),
 }
 
@@ -297,20 +298,75 @@ def candidate(
 
 CANDIDATES: dict[str, Method] = {
     "cand_honest": Method(
-        "today's searcher (COMPLETE), honest pick", _tune(candidate(pruned=False), best_complete)
+        "today's searcher (COMPLETE), honest pick", _tune(candidate(pruned=False), trained_longest)
     ),
-    "cand_pruned": Method("PRUNED tell, honest pick", _tune(candidate(), best_complete)),
+    "cand_pruned": Method("PRUNED tell, honest pick", _tune(candidate(), trained_longest)),
     "cand_pruned_liar": Method(
-        "PRUNED, constant liar", _tune(candidate(liar=True), best_complete)
+        "PRUNED, constant liar", _tune(candidate(liar=True), trained_longest)
     ),
-    "cand_g3": Method("PRUNED, grace 3", _tune(candidate(grace=3), best_complete)),
+    "cand_g3": Method("PRUNED, grace 3", _tune(candidate(grace=3), trained_longest)),
     "cand_g3_liar": Method(
-        "PRUNED, grace 3, liar", _tune(candidate(grace=3, liar=True), best_complete)
+        "PRUNED, grace 3, liar", _tune(candidate(grace=3, liar=True), trained_longest)
     ),
     "cand_brackets": Method(
-        "PRUNED, 3 ASHA brackets", _tune(candidate(brackets=3), best_complete)
+        "PRUNED, 3 ASHA brackets", _tune(candidate(brackets=3), trained_longest)
     ),
     "cand_rf2_g3": Method(
-        "PRUNED, grace 3 factor 2", _tune(candidate(grace=3, factor=2), best_complete)
+        "PRUNED, grace 3 factor 2", _tune(candidate(grace=3, factor=2), trained_longest)
     ),
 }
+
+
+def _incumbent_asha(**kwargs: Any) -> Any:
+    from search._tune_compat import asha_uncount_stop
+    from search.sweep.schedulers import BaselineASHA
+
+    class IncumbentASHA(BaselineASHA):
+        """ASHA that never stops a trial whose value at its rung beats what every trial
+        trained to the end had at that rung: it could become the recommendation."""
+
+        def __init__(self, **kw: Any) -> None:
+            super().__init__(**kw)
+            self.values: dict[str, dict[int, float]] = {}
+            self.finished: set[str] = set()
+
+        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+            epoch, value = int(result["training_iteration"]), float(result[self._metric])
+            self.values.setdefault(trial.trial_id, {})[epoch] = value
+            action = super().on_trial_result(tune_controller, trial, result)
+            if epoch >= self._max_t:
+                self.finished.add(trial.trial_id)
+                return action
+            if action == "STOP" and self.finished:
+                sign = 1.0 if self._mode == "max" else -1.0
+                bar = max(sign * self.values[t].get(epoch, -np.inf) for t in self.finished)
+                if sign * value > bar:
+                    asha_uncount_stop(self)
+                    return "CONTINUE"
+            return action
+
+    return IncumbentASHA(**kwargs)
+
+
+def incumbent_candidate(grace: int = 1) -> Callable[[CurveTable, int], tuple[Any, Any]]:
+    def build(table: CurveTable, seed: int) -> tuple[Any, Any]:
+        searcher, _ = candidate(grace=grace)(table, seed)
+        scheduler = _incumbent_asha(
+            time_attr="training_iteration",
+            max_t=table.epochs,
+            grace_period=grace,
+            reduction_factor=REDUCTION,
+        )
+        scheduler.baseline_trial_id = "00000"
+        return searcher, scheduler
+
+    return build
+
+
+CANDIDATES["cand_incumbent"] = Method(
+    "PRUNED, ASHA that keeps training trials that could beat the incumbent",
+    _tune(incumbent_candidate(), trained_longest),
+)
+CANDIDATES["cand_random_honest"] = Method(
+    "random + ASHA, honest pick", _tune(_random_asha, trained_longest)
+)

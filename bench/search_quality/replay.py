@@ -66,6 +66,15 @@ def best_last(trials: list[SimTrial], max_t: int, mode: str) -> int | None:
     return pick(scored, key=lambda t: t.history[-1]).config_id
 
 
+def best_any_epoch(trials: list[SimTrial], max_t: int, mode: str) -> int | None:
+    """raysweep's summary before this benchmark: the best value of any epoch of any trial."""
+    scored = [t for t in trials if t.history]
+    if not scored:
+        return None
+    pick = max if mode == "max" else min
+    return pick(scored, key=lambda t: pick(t.history)).config_id
+
+
 def best_complete(trials: list[SimTrial], max_t: int, mode: str) -> int | None:
     """The best of the trials trained to the end (Optuna's ``best_trial``: COMPLETE only);
     before any has, the best of those that trained the longest."""
@@ -76,6 +85,17 @@ def best_complete(trials: list[SimTrial], max_t: int, mode: str) -> int | None:
     pool = [t for t in scored if t.epoch == deepest]
     pick = max if mode == "max" else min
     return pick(pool, key=lambda t: t.history[-1]).config_id
+
+
+def trained_longest(trials: list[SimTrial], max_t: int, mode: str) -> int | None:
+    """raysweep's recommendation: of the trials trained the longest (to the end, once any
+    is), the one with the best epoch, as ``raysweep status`` ranks them."""
+    scored = [t for t in trials if t.history]
+    if not scored:
+        return None
+    deepest = max(t.epoch for t in scored)
+    pick = max if mode == "max" else min
+    return pick((t for t in scored if t.epoch == deepest), key=lambda t: pick(t.history)).config_id
 
 
 class _Clock:
