@@ -124,6 +124,12 @@ def optuna_completed(search: Any) -> set[str]:
     return search._completed_trials  # type: ignore[no-any-return]
 
 
+def optuna_study(search: Any) -> Any:
+    """``OptunaSearch``'s study (why: to tell Optuna a trial ASHA stopped as ``PRUNED``, which
+    ``OptunaSearch`` only does for a trial with no result at all)."""
+    return search._ot_study
+
+
 def asha_limits(scheduler: Any) -> tuple[str, int]:
     """ASHA's time attribute and ``max_t`` (why: to tell a final result from an early stop)."""
     return scheduler._time_attr, scheduler._max_t

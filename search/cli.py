@@ -155,6 +155,8 @@ def _print_summary(summary: SweepSummary) -> int:
             f"trial {summary.best.trial_id}, {summary.best.epochs} epochs"
         )
         print(f"best config: {json.dumps(summary.best.config)}")
+    for note in summary.notes:
+        print(note)
     if summary.budget_spent is not None:
         print(f"budget: {summary.budget_spent}; no new trials were started after that")
     if summary.interrupted:

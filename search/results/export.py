@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from search.errors import ExportError
-from search.results.records import ExperimentResults, TrialResult, load_results
+from search.results.records import EARLY_STOPPED, ExperimentResults, TrialResult, load_results
 from search.spec import SweepSpec
 from search.spec.data import task_metrics
 from search.version import versions
@@ -44,6 +44,10 @@ def trials_schema(spec: SweepSpec) -> pa.Schema:
             pa.field("pareto", pa.bool_(), nullable=False),
             *hyperparameter_fields(spec),
             pa.field("epochs_completed", pa.int32(), nullable=False),
+            pa.field("epochs_max", pa.int32(), nullable=False),
+            pa.field("trained_to_end", pa.bool_(), nullable=False),
+            # the rung (epoch) where the scheduler stopped it; null unless stopped early
+            pa.field("stopped_at_epoch", pa.int32()),
             pa.field("metric_best", pa.float64()),
             pa.field("metric_last", pa.float64()),
             pa.field("delta_vs_baseline", pa.float64()),
@@ -124,6 +128,9 @@ def _trial_row(
         "baseline": trial.is_baseline,
         "pareto": trial.pareto,
         "epochs_completed": trial.epochs_completed,
+        "epochs_max": trial.epochs_max,
+        "trained_to_end": trial.trained_to_end,
+        "stopped_at_epoch": trial.epochs_completed if trial.status == EARLY_STOPPED else None,
         "metric_best": trial.metric_best,
         "metric_last": trial.metric_last,
         "delta_vs_baseline": trial.delta_vs_baseline,

@@ -36,6 +36,7 @@ class TrialResult:
     tune_status: str
     config: dict[str, Any]
     epochs_completed: int
+    epochs_max: int  # what the trial would train to the end (its `epochs`)
     metric_best: float | None
     metric_last: float | None
     val_loss: float | None
@@ -50,6 +51,10 @@ class TrialResult:
     # trial beats it on every objective: the Pareto front (rank 1 when single-objective).
     objective_values: tuple[float | None, ...] = ()
     pareto: bool = False
+
+    @property
+    def trained_to_end(self) -> bool:
+        return self.epochs_completed >= self.epochs_max
 
     @property
     def checkpoint(self) -> Any:
@@ -98,7 +103,7 @@ def _status(tune_status: str, last: dict[str, Any], epochs: int, max_epochs: int
 
 
 def load_results(path: str | os.PathLike[str] | Location) -> ExperimentResults:
-    """Every trial Tune knows of, in creation order, ranked by its best metric."""
+    """Every trial Tune knows of, in creation order, ranked (``_rank``)."""
     from ray.tune import ExperimentAnalysis
 
     exp = experiment_path(path)
@@ -140,6 +145,7 @@ def _trial_result(trial: Any, history: pd.DataFrame | None, spec: SweepSpec) -> 
         tune_status=trial.status,
         config=config,
         epochs_completed=epochs,
+        epochs_max=max_epochs,
         metric_best=_best(values, mode),
         metric_last=_finite(last.get(metric)),
         val_loss=_finite(last.get(names.VAL_LOSS)),
@@ -198,10 +204,17 @@ def _mark_baseline(trials: list[TrialResult], exp: Location) -> None:
 
 
 def _rank(trials: list[TrialResult], mode: str) -> None:
+    """Trained the longest first, then by the best metric: a trial ASHA stopped at epoch 9
+    is never ranked above one trained to the end, however good its epoch-9 value looked
+    (curves that rise fast often end low). Before any trial finished, the deepest lead."""
     sign = -1.0 if mode == "max" else 1.0
     scored = sorted(
         (t for t in trials if t.metric_best is not None),
-        key=lambda t: sign * float(t.metric_best),  # type: ignore[arg-type]
+        key=lambda t: (
+            not t.trained_to_end,
+            0 if t.trained_to_end else -t.epochs_completed,
+            sign * float(t.metric_best),  # type: ignore[arg-type]
+        ),
     )
     for rank, trial in enumerate(scored, start=1):
         trial.rank = rank

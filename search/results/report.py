@@ -303,8 +303,18 @@ def _html(results: ExperimentResults, out: Path, images: list[str], notes: dict[
             parts.append(f'<img src="data:image/png;base64,{data}" alt="{e(heading)}">')
         else:
             parts.append(f'<p class="note">Not drawn: {e(notes[name])}.</p>')
+    parts += ["<h2>Recommendation and rung agreement</h2>", *_judgement(results)]
     parts += ["<h2>Trials</h2>", _table(results), "</body></html>\n"]
     return "\n".join(parts)
+
+
+def _judgement(results: ExperimentResults) -> list[str]:
+    from search.results.fidelity import fidelity_lines
+    from search.results.recommend import recommend, recommendation_lines
+
+    lines = recommendation_lines(recommend(results), results.spec.metric.name)
+    lines += fidelity_lines(results)
+    return [f"<p>{html.escape(line)}</p>" for line in lines] or ["<p>No trial yet.</p>"]
 
 
 def _table(results: ExperimentResults) -> str:

@@ -24,7 +24,11 @@ def status_table(results: ExperimentResults) -> list[str]:
             f"{t.trial_id:<12} {t.status:<14} {t.epochs_completed:>6} {value:>12} {delta:>8}  "
             f"{json.dumps(t.config)}{mark}"
         )
-    return lines
+    from search.results.fidelity import fidelity_lines
+    from search.results.recommend import recommend, recommendation_lines
+
+    lines += recommendation_lines(recommend(results), spec.metric.name)
+    return lines + fidelity_lines(results)
 
 
 def experiment_status(path: str) -> list[str]:

@@ -42,6 +42,8 @@ class SweepSummary:
     budget_spent: str | None  # why the sweep started fewer than num_samples trials
     best: TrialSummary | None
     baseline: TrialSummary | None
+    # how the best was picked, stopped trials that looked better, rung agreement: printed
+    notes: tuple[str, ...] = ()
 
 
 def run_sweep(
@@ -95,8 +97,12 @@ def fit_and_summarize(tuner: Any, spec: SweepSpec, path: Location) -> SweepSumma
 def summarize(num_errors: int, spec: SweepSpec, path: Location) -> SweepSummary:
     """Best trial and baseline, read back like ``status`` reads them (so the two agree)."""
     from search.results import RUNNING, budget_spent, load_results
+    from search.results.fidelity import fidelity_lines
+    from search.results.recommend import recommend, recommendation_lines
 
-    trials = load_results(path).trials
+    results = load_results(path)
+    trials = results.trials
+    notes = recommendation_lines(recommend(results), spec.metric.name) + fidelity_lines(results)
 
     def summary(t: Any) -> TrialSummary:
         return TrialSummary(t.trial_id, t.config, float(t.metric_best), t.epochs_completed)
@@ -116,4 +122,5 @@ def summarize(num_errors: int, spec: SweepSpec, path: Location) -> SweepSummary:
         spent,
         None if best is None else summary(best),
         None if baseline is None else summary(baseline),
+        tuple(notes),
     )

@@ -51,6 +51,7 @@ def _optuna_searcher(spec: SweepSpec, *, experiment: Location) -> Any:
         mode=mode,
         points_to_evaluate=[dict(b) for b in spec.search.baselines],  # base camp(s) first
         sampler=sampler,
+        max_t=spec.max_epochs,
     )
     if spec.search.time_budget_s is not None or spec.search.max_total_epochs is not None:
         searcher = BudgetLimiter(

@@ -21,8 +21,10 @@ same live set, reconciled the same way.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
+import optuna
 from ray.tune import Callback
 from ray.tune.search import ConcurrencyLimiter, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
@@ -30,6 +32,7 @@ from ray.tune.utils import flatten_dict
 
 from search._tune_compat import (
     optuna_completed,
+    optuna_study,
     optuna_trials,
     set_live_trials,
     set_trial_counter,
@@ -47,11 +50,21 @@ def _same_suggestion(suggested: dict, config: dict) -> bool:
 
 
 class TolerantOptunaSearch(OptunaSearch):
-    """``OptunaSearch`` that follows Tune's trials when a restore brings back torn state."""
+    """``OptunaSearch`` that follows Tune's trials when a restore brings back torn state, and
+    tells Optuna a trial stopped early as ``PRUNED``.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    Ray's ``OptunaSearch`` tells a trial ASHA stopped at epoch 1 as ``COMPLETE`` with its
+    epoch-1 value, so TPE ranks it against the final values of trials trained to the end, and
+    the epoch that stopped it is missing from its intermediate values (Tune passes the
+    stopping result to ``on_trial_complete`` only). Told as ``PRUNED`` with that value
+    reported, TPE ranks stopped trials by the deepest epoch they reached, then the value
+    there, behind the finished ones: what ASHA's rungs found, not an unequal comparison.
+    """
+
+    def __init__(self, *args: Any, max_t: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lost: list[str] = []  # suggestions Tune never recorded, handed out again first
+        self._max_t = max_t  # the epochs of a trial trained to the end (unless it sets its own)
 
     def adopt(self, trials: list[Any]) -> None:
         """Replay the suggestions of trials this (older) study never saw, in Tune's order,
@@ -106,8 +119,29 @@ class TolerantOptunaSearch(OptunaSearch):
     def on_trial_complete(
         self, trial_id: str, result: dict | None = None, error: bool = False
     ) -> None:
-        if self._knows(trial_id):
-            super().on_trial_complete(trial_id, result=result, error=error)
+        if not self._knows(trial_id):
+            return
+        if result and not error and self._stopped_early(result):
+            self._tell_pruned(trial_id, result)
+            return
+        super().on_trial_complete(trial_id, result=result, error=error)
+
+    def _stopped_early(self, result: dict) -> bool:
+        max_t = result.get("config/epochs", result.get("config", {}).get("epochs"))
+        max_t = max_t or getattr(self, "_max_t", None)  # a searcher pickled before max_t
+        epoch = result.get("epoch", result.get("training_iteration"))
+        if isinstance(self.metric, list) or not max_t or epoch is None:
+            return False  # Optuna has no intermediate values for multi-objective studies
+        # A diverged trial ended itself with the worst value: COMPLETE says how bad it was.
+        return int(epoch) < int(max_t) and not result.get("diverged")
+
+    def _tell_pruned(self, trial_id: str, result: dict) -> None:
+        ot_trial = optuna_trials(self)[trial_id]
+        value, step = result.get(self.metric), result.get("training_iteration")
+        if isinstance(value, (int, float)) and math.isfinite(value) and step is not None:
+            ot_trial.report(float(value), int(step))  # the result that stopped it
+        optuna_study(self).tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
+        optuna_completed(self).add(trial_id)
 
 
 class ReconcilingLimiter(ConcurrencyLimiter):

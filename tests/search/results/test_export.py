@@ -61,7 +61,15 @@ def test_export_writes_a_typed_table_that_reads_back_in_pandas(experiment, tmp_p
     assert {"terminated", "early_stopped", "diverged"} <= statuses, statuses
     ranked = frame.dropna(subset=["rank"])
     assert list(ranked["rank"]) == list(range(1, len(ranked) + 1))
-    assert ranked["metric_best"].is_monotonic_decreasing  # val_accuracy, max
+    # trials trained to the end rank first (best first among them), then the stopped ones
+    assert ranked["trained_to_end"].is_monotonic_decreasing
+    full = ranked[ranked["trained_to_end"]]
+    assert len(full) >= 1 and full["metric_best"].is_monotonic_decreasing  # val_accuracy, max
+    assert (frame["epochs_max"] == 4).all()
+    assert (frame["trained_to_end"] == (frame["epochs_completed"] >= 4)).all()
+    stopped = frame["status"] == "early_stopped"
+    assert (frame.loc[stopped, "stopped_at_epoch"] == frame.loc[stopped, "epochs_completed"]).all()
+    assert frame.loc[~stopped, "stopped_at_epoch"].isna().all()
     baseline = frame[frame["baseline"]]
     assert len(baseline) == 1 and baseline["delta_vs_baseline"].iloc[0] == 0.0
     assert baseline["lr"].iloc[0] == 1.0e-3

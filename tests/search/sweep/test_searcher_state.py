@@ -158,3 +158,40 @@ def test_a_trial_the_restored_sampler_does_not_suggest_again_is_skipped_not_fata
     # the suggestion the sampler made meanwhile goes to the next trial, not to waste
     proposed = search.searcher._ot_study.trials[0].params
     assert search.suggest("y") == proposed != {"lr": 0.0123}
+
+
+def _epoch(value: float, epoch: int, **extra: object) -> dict:
+    return {"val_accuracy": value, "training_iteration": epoch, "epoch": epoch, **extra}
+
+
+def test_a_trial_stopped_early_is_told_as_pruned_with_the_epoch_that_stopped_it(tmp_path):
+    search = TolerantOptunaSearch(
+        space={"lr": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)},
+        metric="val_accuracy",
+        mode="max",
+        sampler=optuna.samplers.RandomSampler(seed=0),
+        max_t=9,
+    )
+    for trial_id in ("stopped", "finished", "diverged"):
+        assert search.suggest(trial_id) is not None
+    search.on_trial_result("stopped", _epoch(0.5, 1))
+    # Tune passes the result that made ASHA stop a trial to on_trial_complete only
+    search.on_trial_complete("stopped", result=_epoch(0.97, 3))
+    for epoch in range(1, 10):
+        search.on_trial_result("finished", _epoch(0.8 + epoch / 100, epoch))
+    search.on_trial_complete("finished", result=_epoch(0.89, 9))
+    search.on_trial_complete("diverged", result=_epoch(0.0, 2, diverged=True))
+
+    # a searcher saved with the experiment and restored keeps telling stopped trials apart
+    search.save(str(tmp_path / "searcher.pkl"))
+    restored = TolerantOptunaSearch(metric="val_accuracy", mode="max", max_t=None)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert restored._stopped_early(_epoch(0.9, 3))
+    assert not restored._stopped_early(_epoch(0.9, 9))
+
+    stopped, finished, diverged = search._ot_study.get_trials(deepcopy=False)
+    assert stopped.state == optuna.trial.TrialState.PRUNED
+    assert stopped.intermediate_values == {1: 0.5, 3: 0.97}
+    assert finished.state == optuna.trial.TrialState.COMPLETE and finished.value == 0.89
+    # a diverged trial ended itself: COMPLETE with the worst value says how bad it was
+    assert diverged.state == optuna.trial.TrialState.COMPLETE and diverged.value == 0.0
