@@ -25,6 +25,7 @@ def plot_regret(result: dict[str, Any], path: Path) -> None:
             ax.fill_between(budgets, low, high, color=line.get_color(), alpha=0.12)
         ax.set_xscale("log", base=2)
         ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_ylim(bottom=0)
         ax.set_title(task)
         ax.set_xlabel("budget (full-training equivalents)")
         ax.set_ylabel("regret of the recommended config (val)")
