@@ -39,8 +39,10 @@ def run(
     storage: str | None = None,
     address: str | None = None,
     take_over: bool = False,
+    verbose: bool = False,
 ) -> SweepSummary:
-    """Run a sweep to the end and summarize it (``raysweep run``)."""
+    """Run a sweep to the end and summarize it (``raysweep run``): a line per finished
+    trial as it goes (``verbose``: Tune's tables and Ray's logs instead)."""
     from search.sweep.run import run_sweep
 
     source = "<dict>" if isinstance(spec, Mapping) else os.fspath(spec)
@@ -51,17 +53,22 @@ def run(
         address=address,
         source=source,
         take_over=take_over,
+        verbose=verbose,
     )
     return summary
 
 
 def resume(
-    path: str | os.PathLike[str], *, address: str | None = None, take_over: bool = False
+    path: str | os.PathLike[str],
+    *,
+    address: str | None = None,
+    take_over: bool = False,
+    verbose: bool = False,
 ) -> SweepSummary:
     """Continue an interrupted sweep (``raysweep resume``)."""
     from search.sweep.resume import resume_sweep
 
-    return resume_sweep(str(path), address=address, take_over=take_over)
+    return resume_sweep(str(path), address=address, take_over=take_over, verbose=verbose)
 
 
 def results_table(path: str | os.PathLike[str], *, top: int | None = None) -> pa.Table:

@@ -144,3 +144,14 @@ def hyperband_bracket(scheduler: Any, trial: Any) -> Any:
     """The bracket ``trial`` is in (why: to stop the trials a finished bracket left paused)."""
     bracket, _ = scheduler._trial_info[trial]
     return bracket
+
+
+def tuner_run_config(tuner: Any) -> Any:
+    """The ``RunConfig`` a ``Tuner`` will fit with; mutable, and read by ``fit()``.
+
+    Why: ``Tuner.restore`` takes no run config (it unpickles the original one), yet a resume
+    must get raysweep's terminal view as a callback and Tune's output set to silent. The
+    Tuner pickled itself on construction (``tuner.pkl``), so what is set here afterwards (a
+    callback holding a terminal) is never written into the experiment.
+    """
+    return tuner._local_tuner.get_run_config()

@@ -28,6 +28,14 @@ def _add_set_arg(p: argparse.ArgumentParser, help: str) -> None:
     )
 
 
+def _add_verbose_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Tune's progress tables and Ray's log lines instead of raysweep's view",
+    )
+
+
 def _add_spec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="the sweep spec (YAML)")
     _add_set_arg(p, "override a spec value by dotted key, e.g. --set search.num_samples=8")
@@ -63,6 +71,7 @@ def _add_sweep_commands(commands: Any) -> None:
     )
     run.add_argument("--top", type=int, help="with --baselines-from: only its K best configs")
     _add_take_over_arg(run)
+    _add_verbose_arg(run)
 
     validate = commands.add_parser("validate", help="check a spec without running it")
     _add_spec_args(validate)
@@ -72,6 +81,7 @@ def _add_sweep_commands(commands: Any) -> None:
     resume.add_argument("--address", help="join a running Ray cluster (e.g. auto or HOST:6379)")
     _add_set_arg(resume, "change resources.* for the rest of the sweep; the search can't change")
     _add_take_over_arg(resume)
+    _add_verbose_arg(resume)
 
 
 def _add_take_over_arg(p: argparse.ArgumentParser) -> None:
@@ -104,6 +114,16 @@ def _add_results_commands(commands: Any) -> None:
     report = commands.add_parser("report", help="plots and a results page (HTML + PNG)")
     report.add_argument("experiment", help=EXPERIMENT_HELP)
     report.add_argument("-o", "--output", required=True, help="the folder to write into")
+    dashboard = commands.add_parser(
+        "dashboard", help="optuna-dashboard of an experiment (running or not) in the browser"
+    )
+    dashboard.add_argument("experiment", help=EXPERIMENT_HELP)
+    dashboard.add_argument("--port", type=int, default=8080, help="default 8080")
+    dashboard.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default 127.0.0.1; the page has no authentication)",
+    )
 
 
 def _add_cluster_commands(commands: Any) -> None:
@@ -138,6 +158,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: SweepSummary) -> int:
+    from search.views.progress import shown_path
+
     print()
     print(f"experiment: {summary.path}")
     print(f"trials: {summary.num_trials} ({summary.num_errors} errored)")
@@ -159,6 +181,9 @@ def _print_summary(summary: SweepSummary) -> int:
         print(note)
     if summary.budget_spent is not None:
         print(f"budget: {summary.budget_spent}; no new trials were started after that")
+    if summary.log_file is not None:
+        print(f"Ray/Tune/Optuna log: {shown_path(summary.log_file)}")
+    print(f"in the browser:  raysweep dashboard {shlex.quote(shown_path(summary.path))}")
     if summary.interrupted:
         print(f"interrupted: continue with  raysweep resume {shlex.quote(str(summary.path))}")
         return EXIT_INTERRUPTED
@@ -185,6 +210,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         address=args.address,
         source=args.spec,
         take_over=args.take_over,
+        verbose=args.verbose,
     )
     return _print_summary(summary)
 
@@ -198,6 +224,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
             overrides=args.overrides,
             address=args.address,
             take_over=args.take_over,
+            verbose=args.verbose,
         )
     )
 
@@ -271,6 +298,28 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from search.views.dashboard import dashboard_url, is_loopback, start_dashboard
+
+    server, _, stop = start_dashboard(args.experiment, host=args.host, port=args.port)
+    if not is_loopback(args.host):
+        print(
+            f"warning: listening on {args.host}: the dashboard has no authentication, and "
+            "anyone who can reach this port can read the study",
+            file=sys.stderr,
+        )
+    print(f"optuna-dashboard of {args.experiment}: {dashboard_url(server, args.host)}", flush=True)
+    print("(it follows the experiment's records; Ctrl-C stops it)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.server_close()
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": _cmd_run,
     "validate": _cmd_validate,
@@ -278,6 +327,7 @@ COMMANDS = {
     "status": _cmd_status,
     "export": _cmd_export,
     "report": _cmd_report,
+    "dashboard": _cmd_dashboard,
     "evaluate": _cmd_evaluate,
     "submit": _cmd_submit,
     "jobs": _cmd_jobs,

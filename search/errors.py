@@ -29,3 +29,7 @@ class LeaseHeldError(RaysweepError):
 
 class ExportError(RaysweepError):
     """An export can't be written: bad ``--top``, a missing output directory."""
+
+
+class DashboardError(RaysweepError):
+    """``raysweep dashboard`` can't listen where it was asked to (the port is taken)."""

@@ -92,3 +92,10 @@ def probe_records(root: Path, experiment: str) -> list[dict[str, Any]]:
 gpu_probe_together_4 = partial(_gpu_probe_mlp, company=4, patience_s=120.0)
 # Waits briefly for a third trial: room for one to start beside two, if Ray allowed it.
 gpu_probe_briefly_3 = partial(_gpu_probe_mlp, company=3, patience_s=5.0)
+
+
+def refuses_width_16(config: TrainConfig, *, n_inputs: int, n_outputs: int) -> nn.Module:
+    """The MLP, except that a width of 16 raises: real errored trials, for the error paths."""
+    if config.width == 16:
+        raise ValueError("width 16 is refused by this test's model factory")
+    return build_model(config, n_inputs=n_inputs, n_outputs=n_outputs)

@@ -8,7 +8,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from search.errors import ExperimentExistsError, StorageError
-from trainables.layout import IDENTITY_FILE, LEASE_FILE, PROBE_PREFIX, SPEC_FILE, STATE_DIR
+from trainables.layout import (
+    IDENTITY_FILE,
+    LEASE_FILE,
+    LOG_FILE,
+    PROBE_PREFIX,
+    SPEC_FILE,
+    STATE_DIR,
+)
 from trainables.storage import Location
 
 DEFAULT_STORAGE = "runs"
@@ -42,9 +49,12 @@ def experiment_dir(storage: Location, name: str) -> Location:
 
 
 def _holds_more_than_a_lease(path: Location) -> bool:
-    """Anything in it but a lease (a driver that stopped before writing left one behind)."""
+    """Anything in it but a lease (a driver that stopped before writing left one behind)
+    and a log file (a start that failed before the sweep was written: Ray's error)."""
     lease = (path / LEASE_FILE).path
     for child in path.children():
+        if child.name == LOG_FILE:
+            continue
         if child.name != STATE_DIR or any(c.path != lease for c in child.children()):
             return True
     return False

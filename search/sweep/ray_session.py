@@ -67,8 +67,14 @@ def start_local_ray(trials_at_once: int, **options: Any) -> None:
         )
 
 
-def ensure_ray(address: str | None = None, *, trials_at_once: int = 1) -> None:
-    """Join ``address`` (``auto`` or host:port), or start a local Ray on 127.0.0.1 only."""
+def ensure_ray(
+    address: str | None = None, *, trials_at_once: int = 1, log_to_driver: bool = True
+) -> None:
+    """Join ``address`` (``auto`` or host:port), or start a local Ray on 127.0.0.1 only.
+
+    ``log_to_driver=False`` keeps the trial workers' output (Tune's "Checkpoint successfully
+    created" per epoch, tracebacks of workers ended at Ctrl-C) in Ray's session logs instead
+    of this terminal; raysweep shows a trial's error from its error file."""
     global _embedded
     import ray
 
@@ -84,10 +90,10 @@ def ensure_ray(address: str | None = None, *, trials_at_once: int = 1) -> None:
     ahead.start()
     try:
         if address:
-            ray.init(address=address, logging_level=logging.WARNING)
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=log_to_driver)
         else:
             environment = dict(os.environ)  # what the embedded Ray's processes inherit
-            start_local_ray(trials_at_once)
+            start_local_ray(trials_at_once, log_to_driver=log_to_driver)
             _embedded = _EmbeddedRay(ray.get_runtime_context().gcs_address, environment)
     finally:
         ahead.join()

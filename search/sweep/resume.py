@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from search._tune_compat import latest_checkpoint_result
@@ -14,6 +15,7 @@ from search.sweep.lease import experiment_lease
 from search.sweep.preflight import check_runnable
 from search.sweep.ray_session import ensure_ray
 from search.sweep.run import SweepSummary, fit_and_summarize, run_existing
+from search.views.watch import driver_logs
 from trainables.storage import Location
 
 logger = logging.getLogger(__name__)
@@ -88,30 +90,35 @@ def resume_sweep(
     overrides: list[str] | None = None,
     address: str | None = None,
     take_over: bool = False,
+    verbose: bool = False,
 ) -> SweepSummary:
     """Continue an interrupted sweep where it stopped; a finished one just reports again.
 
-    The experiment's lease is held throughout (``take_over`` replaces another driver's)."""
+    The experiment's lease is held throughout (``take_over`` replaces another driver's).
+    Shown as ``run_sweep`` shows a sweep; the log file is appended to."""
     exp = experiment_path(path)
     spec = read_spec(exp, overrides)
     check_unchanged(exp, spec)
     with experiment_lease(exp, command="resume", take_over=take_over):
         check_runnable(spec, source=str(exp), data=False)  # the trainable loads the data
-        return _restore(spec, exp, address)
+        with driver_logs(exp, verbose=verbose) as log_file:
+            return _restore(spec, exp, address, log_file)
 
 
-def _restore(spec: SweepSpec, exp: Location, address: str | None) -> SweepSummary:
+def _restore(
+    spec: SweepSpec, exp: Location, address: str | None, log_file: Path | None
+) -> SweepSummary:
     from ray import tune
 
     from search.sweep.tuner import build_trainable
 
-    ensure_ray(address, trials_at_once=spec.search.max_concurrent)
+    ensure_ray(address, trials_at_once=spec.search.max_concurrent, log_to_driver=log_file is None)
     analysis = _snapshot(exp)
     if analysis is None:
         # Killed during start-up, before Tune's first snapshot: nothing to restore, so start
         # it again in place. Any checkpoints already written are found by the trials.
         logger.warning("%s has no Tune experiment state yet; starting the sweep in place", exp)
-        return run_existing(spec, exp)
+        return run_existing(spec, exp, log_file=log_file)
     repaired = repair_missing_checkpoints(analysis, exp)
     if repaired:
         logger.warning(
@@ -124,4 +131,4 @@ def _restore(spec: SweepSpec, exp: Location, address: str | None) -> SweepSummar
         resume_unfinished=True,
         resume_errored=True,  # errored trials continue from their latest checkpoint
     )
-    return fit_and_summarize(tuner, spec, exp)
+    return fit_and_summarize(tuner, spec, exp, log_file=log_file)

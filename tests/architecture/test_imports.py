@@ -29,9 +29,11 @@ TORCH_FREE_TRAINABLES = {
     "trainables.atomic",
 }
 ALLOWED = {
-    "api": {"api", "cli", "sweep", "results", "spec", "trainables", "leaf"},
-    "cli": {"cli", "sweep", "results", "spec", "leaf"},
-    "sweep": {"sweep", "spec", "trainables", "results", "leaf"},
+    "api": {"api", "cli", "sweep", "views", "results", "spec", "trainables", "leaf"},
+    "cli": {"cli", "sweep", "views", "results", "spec", "leaf"},
+    "sweep": {"sweep", "spec", "trainables", "views", "results", "leaf"},
+    # Showing a sweep (terminal view, dashboard) reads results; it never runs one.
+    "views": {"views", "results", "spec", "trainables", "leaf"},
     "results": {"results", "spec", "trainables", "leaf"},
     "spec": {"spec", "trainables", "leaf"},
     "trainables": {"trainables"},
@@ -49,7 +51,7 @@ def layer(module: str) -> str:
     if module.startswith("trainables"):
         return "trainables"
     parts = module.split(".")
-    if len(parts) >= 2 and parts[1] in ("spec", "sweep", "results"):
+    if len(parts) >= 2 and parts[1] in ("spec", "sweep", "views", "results"):
         return parts[1]
     return "leaf" if module == "search" else "unknown"
 
@@ -171,6 +173,7 @@ def test_the_cycle_finder_finds_a_cycle_and_the_layer_check_a_wrong_arrow():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
     assert "results" not in ALLOWED[layer("search.spec.space")]
+    assert "sweep" not in ALLOWED[layer("search.views.terminal")]
     assert layer("search.sweep.run") == "sweep" and layer("search._tune_compat") == "leaf"
 
 
