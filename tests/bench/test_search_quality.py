@@ -18,6 +18,21 @@ from tests.bench.curves import TINY_GRID, tiny_table
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
+@pytest.fixture(autouse=True)
+def logging_put_back():
+    """The replay quiets Ray's and Optuna's loggers, as a benchmark process should; the tests
+    after these must find them as they were."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("ray", "optuna", "hpbandster")]
+    levels = [logger.level for logger in loggers]
+    verbosity = optuna.logging.get_verbosity()
+    yield
+    for logger, level in zip(loggers, levels):
+        logger.setLevel(level)
+    optuna.logging.set_verbosity(verbosity)
+
+
 @pytest.fixture(scope="module")
 def table():
     return tiny_table()
