@@ -29,3 +29,9 @@ class LeaseHeldError(RaysweepError):
 
 class ExportError(RaysweepError):
     """An export can't be written: bad ``--top``, a missing output directory."""
+
+
+class StorageRefusedError(RaysweepError):
+    """The experiment storage refused a write during a sweep (out of space, over quota,
+    read-only, access denied): the sweep stopped with its state saved; resume it once fixed.
+    The CLI exits 1 (a run that could not finish), not 2."""

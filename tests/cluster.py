@@ -113,6 +113,14 @@ class LocalCluster:
             if "raylet" in proc.name():
                 proc.kill()
 
+    def kill_node(self, name: str) -> None:
+        """SIGKILL every process of node ``name`` at once (raylet, workers, agents), as a lost
+        machine goes."""
+        try:
+            os.killpg(self.nodes[name].pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
     def stop(self) -> None:
         for name, proc in reversed(list(self.nodes.items())):
             try:

@@ -89,8 +89,16 @@ def run_existing(spec: SweepSpec, path: Location, *, data: Any = None) -> SweepS
 
 
 def fit_and_summarize(tuner: Any, spec: SweepSpec, path: Location) -> SweepSummary:
-    with trial_environment():
-        results = tuner.fit()
+    from search._tune_compat import trial_failures_triaged
+    from search.sweep.failures import FailureTriage, stopped_by_storage
+
+    triage = FailureTriage()
+    try:
+        with trial_environment(), trial_failures_triaged(triage):
+            results = tuner.fit()
+    except Exception as exc:
+        stopped_by_storage(exc, triage, path.uri)  # a refused write: one line, not a traceback
+        raise
     return summarize(results.num_errors, spec, path)
 
 
