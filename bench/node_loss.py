@@ -20,8 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 from bench.common import RAYSWEEP_CLI, log, write_yaml
 from tests.cluster import LocalCluster, cluster_env, start_local_cluster
 from tests.helpers import spec_dict
@@ -48,15 +46,7 @@ def _checkpoints(exp: Path) -> list[Path]:
 
 
 def _b_pids(cluster: LocalCluster) -> set[int]:
-    """Node b's processes and their children (Ray's workers may leave the process group)."""
-    pids = set()
-    for proc in cluster.processes("b"):
-        pids.add(proc.pid)
-        try:
-            pids |= {c.pid for c in proc.children(recursive=True)}
-        except psutil.NoSuchProcess:
-            pass
-    return pids
+    return cluster.node_pids("b")
 
 
 def _ledger_on_b(exp: Path, b_pids: set[int]) -> list[dict]:

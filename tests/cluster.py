@@ -113,13 +113,30 @@ class LocalCluster:
             if "raylet" in proc.name():
                 proc.kill()
 
+    def node_pids(self, name: str) -> set[int]:
+        """Every process of node ``name``: its process group and their children (Ray's
+        workers)."""
+        pids = set()
+        for proc in self.processes(name):
+            pids.add(proc.pid)
+            try:
+                pids |= {child.pid for child in proc.children(recursive=True)}
+            except psutil.NoSuchProcess:
+                pass
+        return pids
+
     def kill_node(self, name: str) -> None:
         """SIGKILL every process of node ``name`` at once (raylet, workers, agents), as a lost
         machine goes."""
-        try:
-            os.killpg(self.nodes[name].pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        for pid in self.node_pids(name):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def restart_worker(self, name: str) -> None:
+        """Start worker node ``name`` again (a replacement machine joining the cluster)."""
+        self._start(name, [f"--address={self.address}", *self.workers[name]])
 
     def stop(self) -> None:
         for name, proc in reversed(list(self.nodes.items())):

@@ -110,7 +110,8 @@ def test_a_full_disk_stops_the_sweep_at_once_and_resume_continues_every_trial(
     assert code == EXIT_FAILED
     assert "No space left on device" in line and f"raysweep resume {exp}" in line, line
     seconds = stopped - filled[0]
-    print(f"first ENOSPC possible -> exit: {seconds:.1f} s")
+    with capsys.disabled():
+        print(f"\nfull disk -> sweep stopped: {seconds:.1f} s")
     assert seconds < 60
     started = {p.name.removeprefix("trial_") for p in exp.glob("trial_*")}
     assert started and len(started) < TRIALS  # stopped mid-sweep
