@@ -69,6 +69,11 @@ class SnapshotKeeper(tune.Callback):
 
     def __init__(self, experiment: Location) -> None:
         self.experiment = experiment
+        self.setup()
+
+    def setup(self, *args: Any, **info: Any) -> None:
+        # Tune calls this when a fit starts: a resumed sweep unpickles this object, and the
+        # last run's clock and file stamps mean nothing in this process.
         self._seen: tuple[Any, ...] = ()
         self._checked = 0.0
 

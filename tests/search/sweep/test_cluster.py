@@ -86,6 +86,7 @@ def node_running(cluster, pid: int) -> str:
     return next(name for name in cluster.workers if pid in cluster.node_pids(name))
 
 
+@pytest.mark.timeout(900)  # three nodes lost and replaced; about two minutes unloaded
 def test_a_lost_node_never_costs_a_trial(cluster_to_break, tmp_path):
     # One node lost at each moment of a trial, in turn: the trial waits at that moment (a gate
     # in its model) until the test has killed its node, so no kill depends on timing.

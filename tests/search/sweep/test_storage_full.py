@@ -83,7 +83,7 @@ def the_error_line(err: str) -> str:
     return lines[0]
 
 
-def assert_continued_from_checkpoints(exp: Path, trial_ids: set[str]) -> None:
+def assert_continued_from_checkpoints(exp: Path | Location, trial_ids: set[str]) -> None:
     results = load_results(str(exp))
     assert len(results.trials) == TRIALS  # no trial twice
     assert trial_ids <= {t.trial_id for t in results.trials}  # the same trials, continued
@@ -141,3 +141,69 @@ def test_a_torn_tune_snapshot_is_recognised_and_the_kept_copy_is_resumed(tmp_pat
     assert (exp / TORN_DIR / newest.name).exists()
     # Restored from the kept copy: the same two trials, none started again in place.
     assert len(load_results(str(exp)).trials) == 2
+
+
+def s3_checkpoints(exp: Location) -> int:
+    import pyarrow.fs as pafs
+
+    infos = exp.fs.get_file_info(pafs.FileSelector(exp.path, recursive=True, allow_not_found=True))
+    return sum(i.path.endswith("/state.json") and "/checkpoint_" in i.path for i in infos)
+
+
+def deny_writes(s3_server, bucket: str) -> None:
+    import json
+
+    import boto3
+
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+    }
+    boto3.client("s3", endpoint_url=s3_server.endpoint).put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )
+
+
+@pytest.mark.ray
+def test_a_bucket_that_starts_refusing_writes_stops_the_sweep_and_resume_continues(
+    s3_server, s3_bucket, tmp_path
+):
+    import boto3
+
+    from tests.processes import RAYSWEEP
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(spec_dict(SPEC)))
+    uri = f"{s3_bucket}/sweeps/full"
+    exp = Location.of(uri)
+    bucket = s3_bucket.removeprefix("s3://")
+    log = tmp_path / "run.log"
+    driver = subprocess.Popen(
+        [RAYSWEEP, "run", str(spec), "--storage", f"{s3_bucket}/sweeps"],
+        cwd=tmp_path,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 300
+    while s3_checkpoints(exp) < 3 and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    deny_writes(s3_server, bucket)
+    denied = time.monotonic()
+    assert driver.wait(timeout=120) == EXIT_FAILED
+    print(f"\nwrites denied -> sweep stopped: {time.monotonic() - denied:.1f} s")
+    line = the_error_line(log.read_text())
+    assert "ACCESS_DENIED" in line and f"raysweep resume {uri}" in line, line
+    started = {
+        c.name.removeprefix("trial_") for c in exp.children() if c.name.startswith("trial_")
+    }
+    assert started and len(started) < TRIALS
+
+    boto3.client("s3", endpoint_url=s3_server.endpoint).delete_bucket_policy(Bucket=bucket)
+    resumed = subprocess.run(
+        [RAYSWEEP, "resume", uri], cwd=tmp_path, capture_output=True, text=True, timeout=400
+    )
+    assert resumed.returncode == EXIT_OK, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert "(0 errored)" in resumed.stdout
+    assert_continued_from_checkpoints(exp, started)
