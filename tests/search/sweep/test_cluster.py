@@ -128,11 +128,13 @@ def test_a_lost_node_never_costs_a_trial(cluster_to_break, tmp_path):
     results = load_results(str(exp))
     assert len(results.trials) == 4
     assert all(t.status == "terminated" and t.epochs_completed == epochs for t in results.trials)
+    again = {}
     for key, entries in read_ledger(exp).items():
         trained = Counter(e["epoch"] for e in entries)
-        # Resumed from its checkpoint (every epoch): at most the epoch whose checkpoint the
-        # kill interrupted is trained again, never the trial from epoch 1.
-        assert trained[1] == 1 and sum(n - 1 for n in trained.values()) <= 1, (key, trained)
+        again[key] = sum(n - 1 for n in trained.values())
+    # Each trial resumed from its checkpoint (one every epoch): only the epoch whose checkpoint
+    # the third kill interrupted is trained twice; an epoch in flight never reached the ledger.
+    assert sum(again.values()) <= 1, again
 
 
 def test_submit_runs_a_sweep_as_a_ray_job_and_jobs_lists_it(cluster, tmp_path):
