@@ -90,8 +90,8 @@ def assert_continued_from_checkpoints(exp: Path | Location, trial_ids: set[str])
     assert all(t.status == "terminated" and t.epochs_completed == EPOCHS for t in results.trials)
     for key, entries in read_ledger(exp).items():
         trained = Counter(e["epoch"] for e in entries)
-        # Checkpoints every epoch: at most the one epoch in flight is trained again.
-        assert trained[1] == 1 and max(trained.values()) <= 2, (key, trained)
+        # Checkpoints every epoch: at most the epoch whose checkpoint was refused is trained
+        # again (a trial started over from epoch 1 would train two or more again).
         assert sum(n - 1 for n in trained.values()) <= 1, (key, trained)
 
 
