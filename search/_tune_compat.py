@@ -8,7 +8,7 @@ libraries compute: they read state Tune keeps private, or set it where a restore
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -155,3 +155,53 @@ def tuner_run_config(tuner: Any) -> Any:
     callback holding a terminal) is never written into the experiment.
     """
     return tuner._local_tuner.get_run_config()
+
+
+COUNT, FREE, DROP, STOP = "count", "free", "drop", "stop"
+
+
+class SweepStopped(Exception):
+    """Raised out of ``Tuner.fit`` for a ``STOP`` verdict: Tune cleans up and writes no final
+    snapshot (the storage that refused a write would tear the last good one)."""
+
+
+@contextmanager
+def trial_failures_triaged(triage: Callable[[Any, BaseException], str]) -> Iterator[None]:
+    """While inside, Tune shows each trial failure to ``triage(trial, exception)`` first:
+    ``COUNT`` keeps Tune's rule (counted against ``max_failures``), ``FREE`` retries the trial
+    from its latest checkpoint without counting it, ``DROP`` ignores a second report of a
+    failure already handled, ``STOP`` ends the sweep at once (``SweepStopped``), nothing
+    counted or retried.
+
+    Why: Tune counts every failure, and its one uncounted kind is an autoscaler preemption.
+    A lost node is reported twice for a trial whose actor was being reset for it (a reused
+    actor): ``ActorManager._actor_task_failed`` calls the actor's error callback, which
+    requeues the trial, and then the task's with the same exception, which finds the trial
+    PENDING and errors it whatever ``max_failures`` says ("error after 0 iterations").
+    """
+    from ray.tune.execution.tune_controller import TuneController
+
+    original: Any = TuneController._process_trial_failure
+
+    def process(self: Any, trial: Any, exception: Any) -> None:
+        verdict = triage(trial, exception)
+        if verdict == DROP:
+            return
+        if verdict == STOP:
+            raise SweepStopped(str(exception))
+        if verdict == FREE and trial.max_failures >= 0:
+            failures = trial.run_metadata.num_failures
+            trial.max_failures += 1  # room for this one, so Tune retries it
+            try:
+                original(self, trial, exception)
+            finally:
+                trial.max_failures -= 1
+                trial.run_metadata.num_failures = failures
+            return
+        original(self, trial, exception)
+
+    setattr(TuneController, "_process_trial_failure", process)
+    try:
+        yield
+    finally:
+        setattr(TuneController, "_process_trial_failure", original)

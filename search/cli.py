@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from search.errors import RaysweepError
+from search.errors import RaysweepError, StorageRefusedError
 
 if TYPE_CHECKING:
     from search.spec import SweepSpec
@@ -338,6 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except StorageRefusedError as exc:  # not bad input: a sweep that could not go on
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except RaysweepError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -33,3 +33,9 @@ class ExportError(RaysweepError):
 
 class DashboardError(RaysweepError):
     """``raysweep dashboard`` can't listen where it was asked to (the port is taken)."""
+
+
+class StorageRefusedError(RaysweepError):
+    """The experiment storage refused a write during a sweep (out of space, over quota,
+    read-only, access denied): the sweep stopped with its state saved; resume it once fixed.
+    The CLI exits 1 (a run that could not finish), not 2."""

@@ -63,7 +63,7 @@ class LocalCluster:
     def jobs_address(self) -> str:
         return f"http://127.0.0.1:{self.dashboard_port}"
 
-    def _start(self, name: str, args: list[str]) -> None:
+    def _start(self, name: str, args: list[str], *, wait: bool = True) -> None:
         # Each node's dashboard agent on a port of its own: at Ray's default (52365) the head's
         # agent lost to the shared test Ray's, and the Jobs API then had "No available agent".
         agent = f"--dashboard-agent-listen-port={free_port()}"
@@ -75,9 +75,9 @@ class LocalCluster:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its daemons keep this process group: killed together
         )
-        if proc.wait(timeout=120) != 0:
-            raise RuntimeError(f"ray start for {name} failed")
         self.nodes[name] = proc
+        if wait and proc.wait(timeout=120) != 0:
+            raise RuntimeError(f"ray start for {name} failed")
 
     def start(self) -> None:
         gpus = [f"--num-gpus={self.head_gpus:g}"] if self.head_gpus else []
@@ -112,6 +112,32 @@ class LocalCluster:
         for proc in self.processes(name):
             if "raylet" in proc.name():
                 proc.kill()
+
+    def node_pids(self, name: str) -> set[int]:
+        """Every process of node ``name``: its process group and their children (Ray's
+        workers)."""
+        pids = set()
+        for proc in self.processes(name):
+            pids.add(proc.pid)
+            try:
+                pids |= {child.pid for child in proc.children(recursive=True)}
+            except psutil.NoSuchProcess:
+                pass
+        return pids
+
+    def kill_node(self, name: str) -> None:
+        """SIGKILL every process of node ``name`` at once (raylet, workers, agents), as a lost
+        machine goes."""
+        for pid in self.node_pids(name):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def restart_worker(self, name: str) -> None:
+        """Start worker node ``name`` again, without waiting for it (a replacement machine
+        joining the cluster while the sweep goes on)."""
+        self._start(name, [f"--address={self.address}", *self.workers[name]], wait=False)
 
     def stop(self) -> None:
         for name, proc in reversed(list(self.nodes.items())):

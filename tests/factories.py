@@ -99,3 +99,47 @@ def refuses_width_16(config: TrainConfig, *, n_inputs: int, n_outputs: int) -> n
     if config.width == 16:
         raise ValueError("width 16 is refused by this test's model factory")
     return build_model(config, n_inputs=n_inputs, n_outputs=n_outputs)
+
+
+# Gates for the node-loss test: a moment in a trial ("start": building its model, "epoch":
+# mid-epoch, "checkpoint": while its state is saved) at which the test kills that trial's
+# node. The test arms a moment with a file ``armed-<moment>`` in GATE_DIR; the first trial to
+# reach it writes its pid to ``arrived-<moment>`` and waits there until its node is killed.
+# Only nodes started with GATE_DIR in their environment have gates (not the driver).
+GATE_DIR = "RAYSWEEP_TEST_GATE_DIR"
+GATE_PATIENCE_S = 300.0  # a fail-safe: the test kills the waiting process long before
+
+
+def gate(moment: str) -> None:
+    root = os.environ.get(GATE_DIR)
+    if not root or not (Path(root) / f"armed-{moment}").exists():
+        return
+    try:
+        fd = os.open(Path(root) / f"arrived-{moment}", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:  # another trial got here first: this one goes on
+        return
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    deadline = time.monotonic() + GATE_PATIENCE_S
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+class _Gated(nn.Module):
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        if self.training:
+            gate("epoch")
+        return self.net(x)
+
+    def state_dict(self, *args, **kwargs):
+        gate("checkpoint")
+        return super().state_dict(*args, **kwargs)
+
+
+def gated_mlp(config: TrainConfig, *, n_inputs: int, n_outputs: int) -> nn.Module:
+    gate("start")
+    return _Gated(build_model(config, n_inputs=n_inputs, n_outputs=n_outputs))

@@ -15,6 +15,8 @@ INDEX_DIR = f"{STATE_DIR}/trials"  # trial key -> the trial directories holding 
 LEDGER_DIR = f"{STATE_DIR}/ledger"  # the epochs each run of a trial trained
 LEASE_FILE = f"{STATE_DIR}/lease.json"  # the one live driver: host, pid, last renewal
 LOG_FILE = "raysweep.log"  # Ray's, Tune's and Optuna's driver log records
+SNAPSHOT_DIR = f"{STATE_DIR}/snapshot"  # the newest readable copy of Tune's snapshot files
+TORN_DIR = f"{STATE_DIR}/torn"  # Tune snapshot files found torn on resume, set aside
 PROBE_PREFIX = ".raysweep-probe-"  # a storage write test, deleted at once
 TRIAL_DIR_PREFIX = "trial_"
 

@@ -9,6 +9,7 @@ tools, or pyarrow's ``?endpoint_override=...`` in the URI.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -19,6 +20,36 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from trainables.atomic import atomic_write
+
+# Errors that say the storage refuses writes (full, over quota, read-only, not allowed): no
+# retry of the trial can succeed until a person frees space or fixes permissions.
+REFUSING_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+# pyarrow's S3 errors carry no errno, only the AWS error name in the message.
+REFUSING_S3_ERRORS = ("ACCESS_DENIED", "AccessDenied", "QuotaExceeded")
+
+
+class StorageRefused(Exception):
+    """A write to the experiment storage was refused: out of space, over quota, read-only or
+    denied. Not the trial's fault: the sweep stops (nothing failed, nothing retried) until it
+    is fixed, then ``raysweep resume`` continues it."""
+
+
+def refuses_writes(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the storage refuses writes."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, StorageRefused):
+            return True
+        if isinstance(current, OSError):
+            if current.errno in REFUSING_ERRNOS:
+                return True
+            if any(name in str(current) for name in REFUSING_S3_ERRORS):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
 
 # pyarrow's filesystem type names, as URI schemes.
 _SCHEMES = {"gcs": "gs"}

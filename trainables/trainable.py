@@ -33,7 +33,7 @@ from trainables.recovery import (
     restore_newest,
     trial_dirs_for,
 )
-from trainables.storage import Location
+from trainables.storage import Location, StorageRefused, refuses_writes
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,20 @@ class Trial:
 
 def train_trial(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
     """Train one trial of any model: one ``tune.report`` per epoch, a checkpoint every N
-    epochs and at the end; continue exactly where an earlier run of it stopped."""
+    epochs and at the end; continue exactly where an earlier run of it stopped.
+
+    A write the storage refuses (full, quota, permissions) raises ``StorageRefused``: the
+    driver stops the sweep on it instead of failing or retrying this trial.
+    """
+    try:
+        _train_trial(config, data=data, settings=settings)
+    except Exception as exc:
+        if not isinstance(exc, StorageRefused) and refuses_writes(exc):
+            raise StorageRefused(f"writing to {settings.experiment} failed: {exc}") from None
+        raise
+
+
+def _train_trial(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
     trial = _start(config, settings)
     # More torch threads than the trial's CPUs is catastrophic when trials share a node.
     torch.set_num_threads(settings.threads)

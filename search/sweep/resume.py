@@ -15,6 +15,7 @@ from search.sweep.lease import experiment_lease
 from search.sweep.preflight import check_runnable
 from search.sweep.ray_session import ensure_ray
 from search.sweep.run import SweepSummary, fit_and_summarize, run_existing
+from search.sweep.snapshot import repair_torn_snapshot
 from search.views.watch import driver_logs
 from trainables.storage import Location
 
@@ -113,7 +114,14 @@ def _restore(
     from search.sweep.tuner import build_trainable
 
     ensure_ray(address, trials_at_once=spec.search.max_concurrent, log_to_driver=log_file is None)
+    repaired_snapshot = repair_torn_snapshot(exp)
+    if repaired_snapshot is not None:
+        logger.warning("%s", repaired_snapshot)
     analysis = _snapshot(exp)
+    if analysis is None and repaired_snapshot is not None:
+        # Torn, and nothing to restore it from: the trials find their checkpoints by config.
+        logger.warning("%s has no readable Tune snapshot; starting the sweep in place", exp)
+        return run_existing(spec, exp)
     if analysis is None:
         # Killed during start-up, before Tune's first snapshot: nothing to restore, so start
         # it again in place. Any checkpoints already written are found by the trials.

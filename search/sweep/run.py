@@ -104,12 +104,23 @@ def run_existing(
 def fit_and_summarize(
     tuner: Any, spec: SweepSpec, path: Location, *, log_file: Path | None = None
 ) -> SweepSummary:
-    """Fit, showing raysweep's view when Tune's log records go to ``log_file`` (else Tune's)."""
-    with ExitStack() as stack:
-        if log_file is not None:
-            stack.enter_context(watched(tuner, spec, path, log_file=log_file))
-        stack.enter_context(trial_environment())
-        results = tuner.fit()
+    """Fit, showing raysweep's view when Tune's log records go to ``log_file`` (else Tune's).
+    A trial failure is triaged before Tune counts it; a write the storage refused ends the
+    sweep with one line (``StorageRefusedError``), not a traceback."""
+    from search._tune_compat import trial_failures_triaged
+    from search.sweep.failures import FailureTriage, stopped_by_storage
+
+    triage = FailureTriage()
+    try:
+        with ExitStack() as stack:
+            if log_file is not None:
+                stack.enter_context(watched(tuner, spec, path, log_file=log_file))
+            stack.enter_context(trial_environment())
+            stack.enter_context(trial_failures_triaged(triage))
+            results = tuner.fit()
+    except Exception as exc:
+        stopped_by_storage(exc, triage, path.uri)
+        raise
     summary = summarize(results.num_errors, spec, path)
     return replace(summary, log_file=None if log_file is None else str(log_file))
 

@@ -17,6 +17,7 @@ from search.sweep.scheduler_state import SchedulerStateCallback
 from search.sweep.schedulers import build_scheduler
 from search.sweep.searcher import build_searcher
 from search.sweep.searcher_state import ReconcileCallback
+from search.sweep.snapshot import SnapshotKeeper
 from trainables.layout import trial_dir_of
 from trainables.storage import Location
 from trainables.trainable import TrialSettings, train_trial
@@ -49,6 +50,7 @@ def build_callbacks(
     callbacks: list[tune.Callback] = [
         ReconcileCallback(search_alg),
         BaselineMarker(experiment, scheduler),
+        SnapshotKeeper(experiment),  # a full disk can tear Tune's snapshot: keep a good copy
     ]
     if spec.scheduler.type == "asha":  # the one Tune scheduler with save/restore
         callbacks.append(SchedulerStateCallback(scheduler))
