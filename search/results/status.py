@@ -27,8 +27,8 @@ def status_table(results: ExperimentResults) -> list[str]:
     from search.results.fidelity import fidelity_lines
     from search.results.recommend import recommend, recommendation_lines
 
-    lines += recommendation_lines(recommend(results), spec.metric.name)
-    return lines + fidelity_lines(results)
+    notes = recommendation_lines(recommend(results), spec.metric.name) + fidelity_lines(results)
+    return lines + ([""] + notes if notes else [])
 
 
 def experiment_status(path: str) -> list[str]:
