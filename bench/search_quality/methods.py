@@ -71,6 +71,9 @@ def _optuna(sampler: Callable[[int], Any], pruner: Callable[[int], Any]) -> Run:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(
+            # HyperbandPruner assigns brackets by a hash of the study name: fixed, so a
+            # replay is reproducible
+            study_name=f"{table.task.name}-{seed}",
             direction="maximize" if table.task.mode == "max" else "minimize",
             sampler=sampler(seed),
             pruner=pruner(table.epochs),

@@ -92,14 +92,17 @@ def test_optuna_replay_prunes_with_hyperband_and_trains_to_the_end_without(table
         (optuna.pruners.NopPruner(), False),
     ):
         study = optuna.create_study(
-            direction="maximize", pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0)
+            study_name="tiny",  # HyperbandPruner picks brackets by a hash of the name
+            direction="maximize",
+            pruner=pruner,
+            sampler=optuna.samplers.RandomSampler(seed=0),
         )
         replay = OptunaReplay(
             table,
             study,
             methods._distributions(table, 0),
             workers=4,
-            budgets=[1, 4],
+            budgets=[1, 8],
             rng=np.random.default_rng(0),
         )
         replay.run()
