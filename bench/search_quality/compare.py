@@ -47,10 +47,7 @@ def replay_one(job: tuple[str, str, int, list[int]]) -> Cell:
     _quiet()
     table = _tables[task]
     outcome = {**METHODS, **CANDIDATES}[method].run(table, seed, budgets)
-    worst = (
-        float(np.max([table.regret(c)[i] for c in range(table.val.shape[0])])) for i in (0, 1)
-    )
-    worst_val, worst_test = worst
+    worst_val, worst_test = (float(r.max()) for r in table.regrets)
     val, test = [], []
     for rec in outcome.recommendations:
         v, t = (

@@ -56,56 +56,58 @@ class Outcome:
 Recommend = Callable[[list[SimTrial], int, str], int | None]
 
 
-def best_last(trials: list[SimTrial], max_t: int, mode: str) -> int | None:
-    """Ray Tune's ``get_best_result(scope="last")``: the best last result of any trial,
-    however few epochs it trained."""
+def _best(trials: list[SimTrial], mode: str, *, deepest_only: bool, any_epoch: bool) -> int | None:
+    """The config of the best trial with a result: among all of them or only those that
+    trained the longest, judged by their last value or by their best epoch."""
     scored = [t for t in trials if t.history]
+    if deepest_only and scored:
+        deepest = max(t.epoch for t in scored)
+        scored = [t for t in scored if t.epoch == deepest]
     if not scored:
         return None
     pick = max if mode == "max" else min
-    return pick(scored, key=lambda t: t.history[-1]).config_id
+    value = (lambda t: pick(t.history)) if any_epoch else (lambda t: t.history[-1])
+    return pick(scored, key=value).config_id
+
+
+def best_last(trials: list[SimTrial], max_t: int, mode: str) -> int | None:
+    """Ray Tune's ``get_best_result(scope="last")``: the best last result of any trial,
+    however few epochs it trained."""
+    return _best(trials, mode, deepest_only=False, any_epoch=False)
 
 
 def best_any_epoch(trials: list[SimTrial], max_t: int, mode: str) -> int | None:
     """raysweep's summary before this benchmark: the best value of any epoch of any trial."""
-    scored = [t for t in trials if t.history]
-    if not scored:
-        return None
-    pick = max if mode == "max" else min
-    return pick(scored, key=lambda t: pick(t.history)).config_id
+    return _best(trials, mode, deepest_only=False, any_epoch=True)
 
 
 def best_complete(trials: list[SimTrial], max_t: int, mode: str) -> int | None:
     """The best of the trials trained to the end (Optuna's ``best_trial``: COMPLETE only);
     before any has, the best of those that trained the longest."""
-    scored = [t for t in trials if t.history]
-    if not scored:
-        return None
-    deepest = max(t.epoch for t in scored)
-    pool = [t for t in scored if t.epoch == deepest]
-    pick = max if mode == "max" else min
-    return pick(pool, key=lambda t: t.history[-1]).config_id
+    return _best(trials, mode, deepest_only=True, any_epoch=False)
 
 
 def trained_longest(trials: list[SimTrial], max_t: int, mode: str) -> int | None:
     """raysweep's recommendation: of the trials trained the longest (to the end, once any
     is), the one with the best epoch, as ``raysweep status`` ranks them."""
-    scored = [t for t in trials if t.history]
-    if not scored:
-        return None
-    deepest = max(t.epoch for t in scored)
-    pick = max if mode == "max" else min
-    return pick((t for t in scored if t.epoch == deepest), key=lambda t: pick(t.history)).config_id
+    return _best(trials, mode, deepest_only=True, any_epoch=True)
 
 
 class _Clock:
     """Budget bookkeeping shared by both drivers: epochs spent, and the recommendation
     each time a budget is crossed."""
 
-    def __init__(self, table: CurveTable, budgets: list[int], recommend: Recommend) -> None:
-        self.table, self.recommend = table, recommend
+    def __init__(
+        self,
+        table: CurveTable,
+        budgets: list[int],
+        recommend: Recommend,
+        workers: int,
+        rng: np.random.Generator,
+    ) -> None:
+        self.table, self.recommend, self.workers, self.rng = table, recommend, workers, rng
         self.marks = [b * table.epochs for b in budgets]
-        self._regrets = np.array([table.regret(c)[0] for c in range(table.val.shape[0])])
+        self._regrets = table.regrets[0]
         self._target = 0.005 * abs(table.best_value())  # within 0.5 % of the best
         self.reached_at: int | None = None  # epochs spent when the recommendation got there
         self.spent = 0
@@ -136,13 +138,17 @@ class _Clock:
         return trial, value
 
     def note_budget(self) -> None:
-        if self.reached_at is None:
+        crossed = not self.done and self.spent >= self.marks[len(self.recommendations)]
+        if self.reached_at is None or crossed:  # one recommendation serves both
             pick = self.recommend(self.trials, self.table.epochs, self.table.task.mode)
-            if pick is not None and self._regrets[pick] <= self._target:
+            if (
+                self.reached_at is None
+                and pick is not None
+                and self._regrets[pick] <= self._target
+            ):
                 self.reached_at = self.spent
-        while not self.done and self.spent >= self.marks[len(self.recommendations)]:
-            pick = self.recommend(self.trials, self.table.epochs, self.table.task.mode)
-            self.recommendations.append(Recommendation(self.spent, pick))
+            while not self.done and self.spent >= self.marks[len(self.recommendations)]:
+                self.recommendations.append(Recommendation(self.spent, pick))
 
     def finish(self) -> Outcome:
         """A search that ran out of trials keeps its last recommendation for later budgets."""
@@ -169,8 +175,8 @@ class TuneReplay(_Clock):
         rng: np.random.Generator,
         recommend: Recommend = best_last,
     ) -> None:
-        super().__init__(table, budgets, recommend)
-        self.searcher, self.scheduler, self.workers, self.rng = searcher, scheduler, workers, rng
+        super().__init__(table, budgets, recommend, workers, rng)
+        self.searcher, self.scheduler = searcher, scheduler
         self.search_alg = SimpleNamespace(searcher=searcher)  # BOHB's scheduler reaches for it
         self.metric = table.task.metric
 
@@ -265,8 +271,8 @@ class OptunaReplay(_Clock):
         rng: np.random.Generator,
         recommend: Recommend = best_complete,
     ) -> None:
-        super().__init__(table, budgets, recommend)
-        self.study, self.distributions, self.workers, self.rng = study, distributions, workers, rng
+        super().__init__(table, budgets, recommend, workers, rng)
+        self.study, self.distributions = study, distributions
         self._optuna_trials: dict[str, Any] = {}
 
     def _start(self) -> None:

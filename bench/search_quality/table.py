@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -43,15 +44,21 @@ class CurveTable:
     def final_test(self) -> np.ndarray:
         return self.test[:, :, -1].mean(axis=1)
 
+    @functools.cached_property
+    def regrets(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every config's regret on validation and on test (lower is better), computed once:
+        the replay looks one up after every simulated epoch."""
+
+        def of(final: np.ndarray) -> np.ndarray:
+            best = final.max() if self.sign > 0 else final.min()
+            return self.sign * (best - final)
+
+        return of(self.final_val()), of(self.final_test())
+
     def regret(self, config_id: int) -> tuple[float, float]:
         """The recommended config's regret on validation and on test (lower is better)."""
-        val, test = self.final_val(), self.final_test()
-        best_val = val.max() if self.sign > 0 else val.min()
-        best_test = test.max() if self.sign > 0 else test.min()
-        return (
-            float(self.sign * (best_val - val[config_id])),
-            float(self.sign * (best_test - test[config_id])),
-        )
+        val, test = self.regrets
+        return float(val[config_id]), float(test[config_id])
 
     def best_value(self) -> float:
         val = self.final_val()
