@@ -178,12 +178,16 @@ def trial_failures_triaged(triage: Callable[[Any, BaseException], str]) -> Itera
     actor): ``ActorManager._actor_task_failed`` calls the actor's error callback, which
     requeues the trial, and then the task's with the same exception, which finds the trial
     PENDING and errors it whatever ``max_failures`` says ("error after 0 iterations").
+    Dropping that second report leaves the trial in ``_resetting_trials`` (only the reset's
+    result removes it), and ``_maybe_reuse_cached_actor`` then takes it for a trial whose
+    actor is on its way: PENDING forever. A failed trial's reset is over, so it leaves that set.
     """
     from ray.tune.execution.tune_controller import TuneController
 
     original: Any = TuneController._process_trial_failure
 
     def process(self: Any, trial: Any, exception: Any) -> None:
+        self._resetting_trials.discard(trial)
         verdict = triage(trial, exception)
         if verdict == DROP:
             return
