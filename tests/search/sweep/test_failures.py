@@ -97,12 +97,17 @@ def test_an_actor_that_dies_while_resetting_for_the_next_trial_costs_that_trial_
     outcome: dict = {}
 
     def fit() -> None:
-        with trial_failures_triaged(FailureTriage()):
-            outcome["results"] = tuner.fit()
-        done.set()
+        try:
+            with trial_failures_triaged(FailureTriage()):
+                outcome["results"] = tuner.fit()
+        except Exception as exc:  # shown by the assertion below, not lost in the thread
+            outcome["error"] = exc
+        finally:
+            done.set()
 
     threading.Thread(target=fit, daemon=True).start()
     assert done.wait(120), "the trial whose reset failed never started again"
+    assert "results" in outcome, outcome["error"]
     results = outcome["results"]
     assert results.num_errors == 0, [r.error for r in results]
     assert sorted(r.metrics["score"] for r in results) == [1.0, 1.0]
