@@ -17,6 +17,7 @@ LEASE_FILE = f"{STATE_DIR}/lease.json"  # the one live driver: host, pid, last r
 LOG_FILE = "raysweep.log"  # Ray's, Tune's and Optuna's driver log records
 SNAPSHOT_DIR = f"{STATE_DIR}/snapshot"  # the newest readable copy of Tune's snapshot files
 TORN_DIR = f"{STATE_DIR}/torn"  # Tune snapshot files found torn on resume, set aside
+EARLIER_DIR = f"{STATE_DIR}/earlier"  # trial folders of a sweep rebuilt without Tune's state
 PROBE_PREFIX = ".raysweep-probe-"  # a storage write test, deleted at once
 TRIAL_DIR_PREFIX = "trial_"
 

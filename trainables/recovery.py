@@ -24,7 +24,7 @@ from trainables.checkpoint import (
     load_checkpoint,
     read_sidecar,
 )
-from trainables.layout import INDEX_DIR, LEDGER_DIR
+from trainables.layout import EARLIER_DIR, INDEX_DIR, LEDGER_DIR
 from trainables.loop import TrainState
 from trainables.storage import Location
 
@@ -104,9 +104,13 @@ def _read_or_empty(location: Location) -> str:
 
 
 def trial_dirs_for(experiment_dir: Where, key: str) -> list[Location]:
+    """The trial directories holding checkpoints of ``key``: in the experiment, and set aside
+    in ``EARLIER_DIR`` when the sweep was rebuilt (a missing one lists as empty)."""
     experiment = Location.of(experiment_dir)
     entries = _visible((experiment / INDEX_DIR / key).children())
-    return [experiment / entry.name for entry in entries]
+    earlier = experiment / EARLIER_DIR
+    roots = [experiment, earlier] if entries and earlier.is_dir() else [experiment]
+    return [root / entry.name for entry in entries for root in roots]
 
 
 def candidates(trial_dirs: Sequence[Where], *, key: str) -> list[RestorePoint]:

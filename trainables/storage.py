@@ -153,6 +153,18 @@ class Location:
     def mkdir(self) -> None:
         self.fs.create_dir(self.path, recursive=True)
 
+    def move_to(self, target: Location) -> None:
+        """Move this file or directory tree to ``target`` on the same storage."""
+        target.parent.mkdir()
+        if self.is_local:
+            self.fs.move(self.path, target.path)  # a rename
+            return
+        # Object stores have no directory rename: copy the tree, then delete it.
+        pafs.copy_files(
+            self.path, target.path, source_filesystem=self.fs, destination_filesystem=self.fs
+        )
+        self.fs.delete_dir(self.path)
+
     def download(self, target: str | os.PathLike[str]) -> None:
         """Copy this directory's tree into the local directory ``target``."""
         os.makedirs(target, exist_ok=True)  # pyarrow creates no local destination folder

@@ -14,6 +14,7 @@ from search.sweep.experiment import read_identity
 from search.sweep.lease import experiment_lease
 from search.sweep.preflight import check_runnable
 from search.sweep.ray_session import ensure_ray
+from search.sweep.rebuild import rebuild
 from search.sweep.run import SweepSummary, fit_and_summarize, run_existing
 from search.sweep.snapshot import repair_torn_snapshot
 from search.views.watch import driver_logs
@@ -118,15 +119,16 @@ def _restore(
     if repaired_snapshot is not None:
         logger.warning("%s", repaired_snapshot)
     analysis = _snapshot(exp)
-    if analysis is None and repaired_snapshot is not None:
-        # Torn, and nothing to restore it from: the trials find their checkpoints by config.
-        logger.warning("%s has no readable Tune snapshot; starting the sweep in place", exp)
-        return run_existing(spec, exp)
     if analysis is None:
-        # Killed during start-up, before Tune's first snapshot: nothing to restore, so start
-        # it again in place. Any checkpoints already written are found by the trials.
-        logger.warning("%s has no Tune experiment state yet; starting the sweep in place", exp)
-        return run_existing(spec, exp, log_file=log_file)
+        # Torn with no good copy, or killed before Tune's first snapshot: nothing for Tune to
+        # restore, so start in place, the earlier trials first, each from its checkpoints.
+        rebuilt = rebuild(spec, exp)
+        if rebuilt is not None:
+            logger.warning("%s", rebuilt.warning(exp))
+        else:
+            logger.warning("%s has no Tune experiment state yet; starting the sweep", exp)
+        earlier = () if rebuilt is None else rebuilt.configs
+        return run_existing(spec, exp, log_file=log_file, earlier=earlier)
     repaired = repair_missing_checkpoints(analysis, exp)
     if repaired:
         logger.warning(

@@ -91,12 +91,18 @@ def _start(
 
 
 def run_existing(
-    spec: SweepSpec, path: Location, *, data: Any = None, log_file: Path | None = None
+    spec: SweepSpec,
+    path: Location,
+    *,
+    data: Any = None,
+    log_file: Path | None = None,
+    earlier: tuple[dict[str, Any], ...] = (),
 ) -> SweepSummary:
-    """Start ``spec`` as the experiment at ``path`` (new, or never snapshotted by Tune)."""
+    """Start ``spec`` as the experiment at ``path`` (new, or with no Tune state to restore:
+    ``earlier`` are the configs of the trials it ran before)."""
     from search.sweep.tuner import build_tuner
 
-    tuner = build_tuner(spec, experiment=path, data=data)
+    tuner = build_tuner(spec, experiment=path, data=data, earlier=earlier)
     write_spec(path, spec.to_yaml(), identity=spec.identity(), provenance=versions())
     return fit_and_summarize(tuner, spec, path, log_file=log_file)
 

@@ -16,26 +16,33 @@ from search.sweep.searcher_state import ReconcilingLimiter, TolerantOptunaSearch
 from trainables.storage import Location
 
 
-def build_searcher(spec: SweepSpec, *, experiment: Location) -> tuple[Any, dict[str, Any]]:
-    """The search algorithm and Tune's ``param_space`` (the fixed values it merges in)."""
+def build_searcher(
+    spec: SweepSpec, *, experiment: Location, earlier: tuple[dict[str, Any], ...] = ()
+) -> tuple[Any, dict[str, Any]]:
+    """The search algorithm and Tune's ``param_space`` (the fixed values it merges in).
+
+    ``earlier``: configs of a rebuilt sweep's earlier trials, proposed after the baselines."""
+    points = [dict(b) for b in spec.search.baselines] + [dict(c) for c in earlier]
     if spec.scheduler.type == "pbt":
-        return _pbt_population(spec)
-    return _optuna_searcher(spec, experiment=experiment), dict(spec.fixed)
+        return _pbt_population(spec, points)
+    return _optuna_searcher(spec, experiment=experiment, points=points), dict(spec.fixed)
 
 
-def _pbt_population(spec: SweepSpec) -> tuple[Any, dict[str, Any]]:
+def _pbt_population(spec: SweepSpec, points: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
     """Ray Tune refuses search algorithms with PBT: the initial population is drawn by Tune's
     own seeded variant generator, the baselines first; PBT then explores by mutation."""
     param_space = {**spec.fixed, **{k: to_tune_domain(p) for k, p in spec.space.items()}}
     generator = BasicVariantGenerator(
-        points_to_evaluate=[dict(b) for b in spec.search.baselines],
+        points_to_evaluate=points,
         max_concurrent=spec.search.max_concurrent,
         random_state=spec.search.seed,
     )
     return generator, param_space
 
 
-def _optuna_searcher(spec: SweepSpec, *, experiment: Location) -> Any:
+def _optuna_searcher(
+    spec: SweepSpec, *, experiment: Location, points: list[dict[str, Any]]
+) -> Any:
     objectives = spec.objectives or (spec.metric,)
     metric: Any = [o.name for o in objectives] if len(objectives) > 1 else spec.metric.name
     mode: Any = [o.mode for o in objectives] if len(objectives) > 1 else spec.metric.mode
@@ -49,7 +56,7 @@ def _optuna_searcher(spec: SweepSpec, *, experiment: Location) -> Any:
         space=search_space(spec.space),
         metric=metric,
         mode=mode,
-        points_to_evaluate=[dict(b) for b in spec.search.baselines],  # base camp(s) first
+        points_to_evaluate=points,  # base camp(s) first
         sampler=sampler,
         max_t=spec.max_epochs,
     )

@@ -92,10 +92,17 @@ def build_run_config(
     )
 
 
-def build_tuner(spec: SweepSpec, *, experiment: Location, data: Any = None) -> tune.Tuner:
-    """The ``tune.Tuner`` that runs ``spec`` as the experiment at ``experiment``."""
+def build_tuner(
+    spec: SweepSpec,
+    *,
+    experiment: Location,
+    data: Any = None,
+    earlier: tuple[dict[str, Any], ...] = (),
+) -> tune.Tuner:
+    """The ``tune.Tuner`` that runs ``spec`` as the experiment at ``experiment`` (``earlier``:
+    a rebuilt sweep's trial configs, proposed again after the baselines)."""
     scheduler = build_scheduler(spec.scheduler, space=spec.space)
-    search_alg, param_space = build_searcher(spec, experiment=experiment)
+    search_alg, param_space = build_searcher(spec, experiment=experiment, earlier=earlier)
     callbacks = build_callbacks(
         spec, experiment=experiment, search_alg=search_alg, scheduler=scheduler
     )

@@ -16,7 +16,7 @@ from search.cli import EXIT_FAILED, EXIT_OK, main
 from search.results import load_results
 from search.sweep.snapshot import snapshot_files
 from tests.helpers import spec_dict
-from trainables.layout import SNAPSHOT_DIR, TORN_DIR
+from trainables.layout import EARLIER_DIR, SNAPSHOT_DIR, TORN_DIR
 from trainables.recovery import read_ledger
 from trainables.storage import Location
 
@@ -207,3 +207,64 @@ def test_a_bucket_that_starts_refusing_writes_stops_the_sweep_and_resume_continu
     assert resumed.returncode == EXIT_OK, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert "(0 errored)" in resumed.stdout
     assert_continued_from_checkpoints(exp, started)
+
+
+def tear_every_snapshot(exp: Path) -> None:
+    """Every Tune snapshot file torn and no good copy kept: nothing for ``Tuner.restore``."""
+    for f in snapshot_files(Location.of(exp)):
+        path = exp / f.name
+        path.write_bytes(path.read_bytes()[:50])
+    subprocess.run(["rm", "-rf", str(exp / SNAPSHOT_DIR)], check=True)
+
+
+def space_keys(exp: Path) -> list[tuple]:
+    trials = load_results(str(exp)).trials
+    space = sorted(spec_dict(SPEC)["space"])
+    return sorted(tuple(repr(t.config[k]) for k in space) for t in trials)
+
+
+def test_a_sweep_with_no_readable_tune_state_is_rebuilt_from_the_index(tmp_path, caplog):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(spec_dict(SPEC)))
+    storage = tmp_path / "runs"
+    exp = storage / "full"
+    assert main(["run", str(spec), "--storage", str(storage)]) == EXIT_OK
+    before = space_keys(exp)
+    old = {p.name for p in exp.glob("trial_*")}
+    trained_before = {k: len(v) for k, v in read_ledger(exp).items()}
+    tear_every_snapshot(exp)
+
+    with caplog.at_level("WARNING"):
+        assert main(["resume", str(exp)]) == EXIT_OK
+    assert "rebuilding the sweep from raysweep's index" in caplog.text, caplog.text[-3000:]
+    results = load_results(str(exp))
+    assert len(results.trials) == TRIALS  # no trial twice
+    assert all(t.status == "terminated" and t.epochs_completed == EPOCHS for t in results.trials)
+    assert space_keys(exp) == before  # the same configs, continued
+    assert sum(t.is_baseline for t in results.trials) == 1
+    # Each finished trial continued from its last checkpoint: not one epoch trained again.
+    assert {k: len(v) for k, v in read_ledger(exp).items()} == trained_before
+    assert {p.name for p in (exp / EARLIER_DIR).iterdir()} == old  # set aside, not lost
+    assert not old & {p.name for p in exp.glob("trial_*")}
+
+
+def test_a_full_disk_that_tore_every_snapshot_resumes_from_the_index(small_disk, tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(spec_dict(SPEC)))
+    exp = small_disk / "full"
+    fill_when(lambda: checkpoint_count(exp) >= 3, small_disk, [])
+    assert main(["run", str(spec), "--storage", str(small_disk)]) == EXIT_FAILED
+    checkpointed = set(read_ledger(exp))
+    assert checkpointed
+
+    (small_disk / "filler").unlink()  # space freed, but Tune's snapshot is lost
+    tear_every_snapshot(exp)
+    assert main(["resume", str(exp)]) == EXIT_OK
+    results = load_results(str(exp))
+    assert len(results.trials) == TRIALS
+    assert all(t.status == "terminated" and t.epochs_completed == EPOCHS for t in results.trials)
+    ledger = read_ledger(exp)
+    assert checkpointed <= set(ledger)  # every earlier trial went on
+    for key, entries in ledger.items():
+        trained = Counter(e["epoch"] for e in entries)
+        assert sum(n - 1 for n in trained.values()) <= 1, (key, trained)
