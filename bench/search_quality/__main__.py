@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.search_quality import methods as methods_module
 from bench.search_quality.compare import run_all, summarize
 from bench.search_quality.curves import CURVES_DIR
 from bench.search_quality.methods import CANDIDATES, METHODS
@@ -32,12 +33,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)))
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes running replays"
+    )
+    parser.add_argument(
+        "--simulated-workers",
+        type=int,
+        default=methods_module.WORKERS,
+        help="trials at once in each replay (4; a real sweep's max_concurrent)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--fresh", action="store_true", help="ignore the replays cached by an earlier run"
     )
     args = parser.parse_args(argv)
+    methods_module.WORKERS = args.simulated_workers  # read by every method as it builds
     budgets = [int(b) for b in args.budgets.split(",")]
     seeds, budgets = (3, BUDGETS[:4]) if args.quick else (args.seeds, budgets)
     tables = {name: load_table(CURVES_DIR / f"{name}.parquet") for name in args.tasks.split(",")}
@@ -55,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result["default"] = DEFAULT
     result["budgets"] = [str(b) for b in budgets]
     result["setup"] = {
-        "workers": 4,
+        "workers": args.simulated_workers,
         "unit": "budget = epochs spent / epochs per config (full-training equivalents)",
         "regret": "best mean final validation metric minus the recommended config's (>= 0)",
         "seconds": round(time.perf_counter() - started, 1),

@@ -63,14 +63,17 @@ def _init(tables: dict[str, CurveTable]) -> None:
     _quiet()
 
 
-def _cached(cache: Path | None, budgets: list[int]) -> dict[tuple[str, str, int], Cell]:
-    """Replays done by an earlier (interrupted) run with the same budgets."""
+def _cached(
+    cache: Path | None, budgets: list[int], simulated: int
+) -> dict[tuple[str, str, int], Cell]:
+    """Replays done by an earlier (interrupted) run with the same budgets and workers."""
     if cache is None or not cache.exists():
         return {}
     done = {}
     for line in cache.read_text().splitlines():
         record = json.loads(line)
-        if record.pop("budgets") == budgets:
+        same_workers = record.pop("simulated_workers", 4) == simulated
+        if record.pop("budgets") == budgets and same_workers:
             cell = Cell(**record)
             done[(cell.task, cell.method, cell.seed)] = cell
     return done
@@ -97,7 +100,10 @@ def run_all(
 ) -> list[Cell]:
     """Every (task, method, seed) replay; with ``cache``, each is appended there as it ends,
     and those already there are not replayed again (the full comparison takes hours)."""
-    done = _cached(cache, budgets)
+    from bench.search_quality import methods as _methods
+
+    simulated = _methods.WORKERS
+    done = _cached(cache, budgets, simulated)
     # seed by seed: an interrupted run leaves every method with as many seeds as the others
     wanted = [(t, m, s) for s in range(seeds) for t in tables for m in methods]
     jobs = [(*key, budgets) for key in wanted if key not in done]
@@ -107,7 +113,8 @@ def run_all(
         done[(cell.task, cell.method, cell.seed)] = cell
         if cache is not None:
             with cache.open("a") as f:
-                f.write(json.dumps({**dataclasses.asdict(cell), "budgets": budgets}) + "\n")
+                record = {**dataclasses.asdict(cell), "budgets": budgets}
+                f.write(json.dumps({**record, "simulated_workers": simulated}) + "\n")
     return [done[key] for key in wanted]
 
 

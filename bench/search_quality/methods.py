@@ -370,6 +370,26 @@ CANDIDATES["cand_incumbent"] = Method(
     "PRUNED, ASHA that keeps training trials that could beat the incumbent",
     _tune(incumbent_candidate(), trained_longest),
 )
-CANDIDATES["cand_random_honest"] = Method(
-    "random + ASHA, honest pick", _tune(_random_asha, trained_longest)
-)
+# The Tune anchors scored by raysweep's own rule (the best of the trials trained the longest),
+# so every method is judged by a recommendation a user could deploy as it stands.
+HONEST: dict[str, Method] = {
+    "random_asha_honest": Method(
+        "random_asha, recommending only trials trained the longest",
+        _tune(_random_asha, trained_longest),
+    ),
+    "tune_optuna_asha_honest": Method(
+        "tune_optuna_asha, recommending only trials trained the longest",
+        _tune(_today, trained_longest),
+    ),
+    "bohb_honest": Method(
+        "bohb, recommending only trials trained the longest", _tune(_bohb, trained_longest)
+    ),
+}
+CANDIDATES.update(HONEST)
+
+
+for _startup in (20, 40):
+    CANDIDATES[f"cand_s{_startup}"] = Method(
+        f"PRUNED, {_startup} random startup trials, honest pick",
+        _tune(candidate(startup=_startup), trained_longest),
+    )

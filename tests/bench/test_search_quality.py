@@ -141,3 +141,17 @@ def test_every_method_runs_and_the_summary_has_the_documented_shape(table, tmp_p
             assert 0 <= cell["median_regret"] <= 1 and 0 <= cell["iqm_regret"] <= 1
     json.dumps(result)  # plain JSON
     assert BUDGETS == [1, 2, 4, 8, 16, 32]
+
+
+def test_a_cached_replay_is_reused_only_with_the_same_simulated_workers(
+    table, tmp_path, monkeypatch
+):
+    cache = tmp_path / "cells.jsonl"
+    budgets = [1, 2]
+    compare.run_all({"tiny": table}, ["raysweep"], 1, budgets, workers=1, cache=cache)
+    monkeypatch.setattr(methods, "WORKERS", 2)
+    compare.run_all({"tiny": table}, ["raysweep"], 1, budgets, workers=1, cache=cache)
+    compare.run_all({"tiny": table}, ["raysweep"], 1, budgets, workers=1, cache=cache)
+    records = [json.loads(line) for line in cache.read_text().splitlines()]
+    # one replay per worker count: the second run with 2 workers found its own cell
+    assert sorted(r["simulated_workers"] for r in records) == [2, 4]
