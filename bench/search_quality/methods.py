@@ -172,6 +172,9 @@ def _bohb(table: CurveTable, seed: int) -> tuple[Any, Any]:
 
     from search.sweep.distributions import to_tune_domain
 
+    # hpbandster samples its KDE from numpy's global generator: seeded here, so a BOHB
+    # replay is reproducible (TuneBOHB's seed covers only ConfigSpace)
+    np.random.seed(seed)
     spec = sweep_spec(table, seed)
     domains = {name: to_tune_domain(p) for name, p in spec.space.items()}
     space = TuneBOHB.convert_search_space(domains)
