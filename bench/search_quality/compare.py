@@ -72,6 +72,7 @@ def _cached(
     done = {}
     for line in cache.read_text().splitlines():
         record = json.loads(line)
+        # records written before the option existed all ran 4 simulated workers
         same_workers = record.pop("simulated_workers", 4) == simulated
         if record.pop("budgets") == budgets and same_workers:
             cell = Cell(**record)
@@ -99,7 +100,7 @@ def run_all(
     cache: Path | None = None,
 ) -> list[Cell]:
     """Every (task, method, seed) replay; with ``cache``, each is appended there as it ends,
-    and those already there are not replayed again (the full comparison takes hours)."""
+    and those already there are not replayed again (an interrupted run goes on)."""
     from bench.search_quality import methods as _methods
 
     simulated = _methods.WORKERS

@@ -12,7 +12,6 @@ out of Tune's way (the index still finds their checkpoints), so no trial is list
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +19,6 @@ from typing import Any
 from search.spec import SweepSpec
 from trainables.layout import BASELINE_FILE, EARLIER_DIR, TRIAL_DIR_PREFIX
 from trainables.storage import Location
-
-logger = logging.getLogger(__name__)
 
 PARAMS_FILE = "params.json"  # the config Tune writes into each trial folder as it starts
 
@@ -43,7 +40,7 @@ class Rebuilt:
         )
 
 
-def earlier_trial_dirs(experiment: Location) -> list[Location]:
+def _trial_dirs(experiment: Location) -> list[Location]:
     return [c for c in experiment.children() if c.name.startswith(TRIAL_DIR_PREFIX) and c.is_dir()]
 
 
@@ -76,7 +73,7 @@ def proposals(spec: SweepSpec, configs: list[Mapping[str, Any]]) -> tuple[dict[s
 
 def rebuild(spec: SweepSpec, experiment: Location) -> Rebuilt | None:
     """Set the earlier trial folders aside and return their configs; ``None`` if none ran."""
-    dirs = earlier_trial_dirs(experiment)
+    dirs = _trial_dirs(experiment)
     if not dirs:
         return None
     found = [(d, _read_config(d)) for d in dirs]

@@ -123,12 +123,11 @@ def _restore(
         # Torn with no good copy, or killed before Tune's first snapshot: nothing for Tune to
         # restore, so start in place, the earlier trials first, each from its checkpoints.
         rebuilt = rebuild(spec, exp)
-        if rebuilt is not None:
-            logger.warning("%s", rebuilt.warning(exp))
-        else:
+        if rebuilt is None:
             logger.warning("%s has no Tune experiment state yet; starting the sweep", exp)
-        earlier = () if rebuilt is None else rebuilt.configs
-        return run_existing(spec, exp, log_file=log_file, earlier=earlier)
+            return run_existing(spec, exp, log_file=log_file)
+        logger.warning("%s", rebuilt.warning(exp))
+        return run_existing(spec, exp, log_file=log_file, earlier=rebuilt.configs)
     repaired = repair_missing_checkpoints(analysis, exp)
     if repaired:
         logger.warning(
