@@ -77,6 +77,14 @@ def to_checkpoint_dict(state: TrainState) -> dict[str, Any]:
         "n_inputs": state.n_inputs,
         "n_outputs": state.n_outputs,
         "history": [dict(m) for m in state.history],
+        "grad_scaler": None if state.scaler is None else state.scaler.state_dict(),
+        # Where inside the epoch (``checkpoint.every_steps``); 0 between epochs.
+        "position": {
+            "batches": state.position,
+            "loss_sum": state.loss_sum,
+            "seen": state.seen,
+            "epoch_rng": state.epoch_rng,
+        },
     }
 
 
@@ -107,6 +115,7 @@ def save_checkpoint(
         "sha256": hashlib.sha256(blob).hexdigest(),
         "next_epoch": state.next_epoch,
         "trial_key": key,
+        "position": state.position,  # batches into next_epoch (mid-epoch checkpoints)
     }
     # Written into a scratch directory that Tune then copies to storage: the checksum, not an
     # fsync here, is what catches a torn copy (bench: fsync was half the cost of a save).
@@ -191,5 +200,13 @@ def load_checkpoint(state: TrainState, directory: str | os.PathLike[str]) -> dic
     state.next_epoch = int(payload["next_epoch"])
     state.best_metric = payload["best_metric"]
     state.history = [dict(m) for m in payload["history"]]
+    if state.scaler is not None and payload.get("grad_scaler"):
+        state.scaler.load_state_dict(payload["grad_scaler"])
+    position = payload.get("position") or {}
+    state.position = int(position.get("batches", 0))
+    state.loss_sum = float(position.get("loss_sum", 0.0))
+    state.seen = int(position.get("seen", 0))
+    rng = position.get("epoch_rng")
+    state.epoch_rng = None if rng is None else rng.cpu()
     _set_rng_state(state, payload["rng"])
     return dict(payload["train_config"])

@@ -33,15 +33,27 @@ INIT_NAMES = (
     "kaiming_normal",
     "orthogonal",
 )
-OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-LR_SCHEDULE_NAMES = ("none", "step", "plateau", "cosine")
+# raysweep's own presets (sgd with momentum, nesterov; fused Adam), then the rest of
+# torch.optim by its lower-cased class name. LBFGS needs a closure and SparseAdam sparse
+# gradients, so neither trains in a plain step.
+PRESET_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+TORCH_OPTIMIZERS = ("adadelta", "adamax", "asgd", "nadam", "radam", "rprop")
+OPTIMIZER_NAMES = PRESET_OPTIMIZERS + TORCH_OPTIMIZERS
+# onecycle, warmup and warmup_cosine change the rate every optimizer step; the others once
+# an epoch.
+PER_STEP_SCHEDULES = ("onecycle", "warmup", "warmup_cosine")
+LR_SCHEDULE_NAMES = ("none", "step", "plateau", "cosine", *PER_STEP_SCHEDULES)
+# Hyperparameters by prefix: `opt_<name>` is a keyword argument of the optimizer
+# (`opt_rho` for Adadelta); `user_<name>` is yours, read by your factories and step.
+OPTIMIZER_ARG_PREFIX = "opt_"
+USER_PREFIX = "user_"
 
 
 @dataclass(frozen=True)
 class Hyperparameter:
     """One knob of the trainable: its value type, default and the values it accepts."""
 
-    kind: type  # float, int or str (defaults live on ``TrainConfig``)
+    kind: type  # float, int, str, or object: any scalar (defaults live on ``TrainConfig``)
     choices: tuple[str, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
@@ -49,6 +61,8 @@ class Hyperparameter:
     exclusive_maximum: bool = False
 
     def describe(self) -> str:
+        if self.kind is object:
+            return "a number, bool or string"
         if self.choices is not None:
             return f"one of {list(self.choices)}"
         lo = "(" if self.exclusive_minimum else "["
@@ -60,6 +74,10 @@ class Hyperparameter:
     def accepts(self, value: Any) -> bool:
         if self.choices is not None:
             return isinstance(value, str) and value in self.choices
+        if self.kind is object:
+            return isinstance(value, (bool, int, str)) or (
+                isinstance(value, float) and math.isfinite(value)
+            )
         if isinstance(value, bool):
             return False
         if self.kind is int and not isinstance(value, int):
@@ -99,7 +117,24 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     "batch_size": Hyperparameter(int, minimum=1),
     "epochs": Hyperparameter(int, minimum=1),
     "dropout": _unit(),
+    "warmup_epochs": Hyperparameter(float, minimum=0.0),
 }
+ANY_SCALAR = Hyperparameter(object)
+
+
+def lookup_hyperparameter(name: str) -> Hyperparameter | None:
+    """The registry's entry, any scalar for `opt_*`/`user_*` names, else ``None``."""
+    if name in HYPERPARAMETERS:
+        return HYPERPARAMETERS[name]
+    for prefix in (OPTIMIZER_ARG_PREFIX, USER_PREFIX):
+        if name.startswith(prefix) and len(name) > len(prefix) and name.isidentifier():
+            return ANY_SCALAR
+    return None
+
+
+def known_names() -> str:
+    """The accepted hyperparameter names, for error messages."""
+    return f"one of {sorted(HYPERPARAMETERS)}, or opt_<optimizer argument>, or user_<yours>"
 
 
 @dataclass(frozen=True)
@@ -123,25 +158,40 @@ class TrainConfig:
     batch_size: int = 64
     epochs: int = 10
     dropout: float = 0.0
+    warmup_epochs: float = 0.0
+    # `opt_<name>` and `user_<name>` hyperparameters, by their full names
+    optimizer_args: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    user: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> TrainConfig:
         """Build from a Tune config; unknown keys or out-of-range values raise ``ValueError``."""
-        unknown = sorted(set(config) - set(HYPERPARAMETERS))
+        unknown = sorted(k for k in config if lookup_hyperparameter(k) is None)
         if unknown:
-            raise ValueError(
-                f"unknown hyperparameters {unknown}; expected {sorted(HYPERPARAMETERS)}"
-            )
+            raise ValueError(f"unknown hyperparameters {unknown}; expected {known_names()}")
         values: dict[str, Any] = {}
+        prefixed: dict[str, dict[str, Any]] = {"optimizer_args": {}, "user": {}}
         for name, value in config.items():
-            hp = HYPERPARAMETERS[name]
+            hp = lookup_hyperparameter(name)
+            assert hp is not None  # checked above
             if not hp.accepts(value):
                 raise ValueError(f"`{name}` must be {hp.describe()}, but got {value!r}")
-            values[name] = float(value) if hp.kind is float else value
-        return cls(**values)
+            if name in HYPERPARAMETERS:
+                values[name] = float(value) if hp.kind is float else value
+            else:
+                group = "user" if name.startswith(USER_PREFIX) else "optimizer_args"
+                prefixed[group][name] = value
+        return cls(**values, **{k: dict(sorted(v.items())) for k, v in prefixed.items()})
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Flat, as Tune's config: ``from_dict(c.to_dict()) == c``."""
+        flat = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del flat["optimizer_args"], flat["user"]
+        return {**flat, **self.optimizer_args, **self.user}
+
+    def optimizer_kwargs(self) -> dict[str, Any]:
+        """The `opt_*` hyperparameters as the optimizer's keyword arguments."""
+        return {k.removeprefix(OPTIMIZER_ARG_PREFIX): v for k, v in self.optimizer_args.items()}
 
 
 def trial_key(config: Mapping[str, Any], sweep_seed: int) -> str:

@@ -5,15 +5,15 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
-from typing import Any
 
+import torch
 from torch import nn
 
 from trainables.architecture import Architecture
 from trainables.config import TrainConfig
+from trainables.factories import load_factory
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -31,8 +31,24 @@ def square_image(n_inputs: int) -> tuple[int, int, int] | None:
     return (1, side, side) if side * side == n_inputs else None
 
 
-def _mlp(config: TrainConfig, n_inputs: int, n_outputs: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
+class Reshape(nn.Module):
+    """Each example as ``shape``: flat table rows and image batches alike (no parameters, so
+    it replaced ``nn.Unflatten`` without moving any weight's name)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+
+def _mlp(
+    config: TrainConfig, n_inputs: int, n_outputs: int, *, flatten: bool = False
+) -> nn.Sequential:
+    # Images (an input_shape) are flattened first; a table's rows come flat, and their
+    # networks keep the layer names that earlier model files have.
+    layers: list[nn.Module] = [nn.Flatten()] if flatten else []
     width_in = n_inputs
     for _ in range(config.depth):
         layers += [nn.Linear(width_in, config.width), ACTIVATIONS[config.activation]()]
@@ -45,7 +61,7 @@ def _mlp(config: TrainConfig, n_inputs: int, n_outputs: int) -> nn.Sequential:
 
 def _cnn(config: TrainConfig, shape: tuple[int, ...], n_outputs: int) -> nn.Sequential:
     """``depth`` conv blocks of ``width`` channels (3x3, same padding), then global pooling."""
-    layers: list[nn.Module] = [nn.Unflatten(1, shape)]
+    layers: list[nn.Module] = [Reshape(shape)]
     channels = shape[0]
     for _ in range(config.depth):
         layers += [
@@ -57,17 +73,6 @@ def _cnn(config: TrainConfig, shape: tuple[int, ...], n_outputs: int) -> nn.Sequ
         channels = config.width
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, n_outputs)]
     return nn.Sequential(*layers)
-
-
-def load_factory(path: str) -> Callable[..., Any]:
-    """Import ``package.module:function``; ``ImportError``/``AttributeError`` if it isn't there."""
-    module, _, name = path.partition(":")
-    if not module or not name:
-        raise ImportError(f"{path!r} is not of the form 'package.module:function'")
-    function = getattr(importlib.import_module(module), name)
-    if not callable(function):
-        raise TypeError(f"{path!r} is not callable")
-    return function  # type: ignore[no-any-return]
 
 
 def build_model(
@@ -90,7 +95,8 @@ def build_model(
                 "not a torch.nn.Module"
             )
         return model
-    return _mlp(config, n_inputs, n_outputs)
+    flatten = architecture.input_shape is not None and len(architecture.input_shape) > 1
+    return _mlp(config, n_inputs, n_outputs, flatten=flatten)
 
 
 def count_parameters(model: nn.Module) -> int:

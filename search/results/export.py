@@ -22,7 +22,7 @@ from search.spec.data import task_metrics
 from search.version import versions
 from trainables import config as names
 from trainables.atomic import atomic_write
-from trainables.config import HYPERPARAMETERS
+from trainables.config import lookup_hyperparameter
 
 _ARROW_TYPES = {float: pa.float64(), int: pa.int64(), str: pa.string()}
 
@@ -30,7 +30,29 @@ _ARROW_TYPES = {float: pa.float64(), int: pa.int64(), str: pa.string()}
 def hyperparameter_fields(spec: SweepSpec) -> list[pa.Field]:
     """One typed column per hyperparameter of the spec, searched and fixed alike, by name."""
     keys = sorted({*spec.space, *spec.fixed})
-    return [pa.field(k, _ARROW_TYPES[HYPERPARAMETERS[k].kind]) for k in keys]
+    return [pa.field(k, _arrow_type(spec, k)) for k in keys]
+
+
+def _arrow_type(spec: SweepSpec, name: str) -> pa.DataType:
+    """The registry's type; for `opt_*`/`user_*` names, the type of the values the spec gives."""
+    hp = lookup_hyperparameter(name)
+    if hp is not None and hp.kind in _ARROW_TYPES:
+        return _ARROW_TYPES[hp.kind]
+    param = spec.space.get(name)
+    if param is None:
+        values: list[Any] = [spec.fixed[name]]
+    elif param.choices is not None:
+        values = list(param.choices)
+    else:
+        values = [1.0] if param.type == "float" else [1]
+    kinds = {type(v) for v in values}
+    if kinds == {bool}:
+        return pa.bool_()
+    if kinds <= {int}:
+        return pa.int64()
+    if kinds <= {int, float}:
+        return pa.float64()
+    return pa.string()
 
 
 def trials_schema(spec: SweepSpec) -> pa.Schema:

@@ -8,7 +8,7 @@ from typing import Any
 
 from search.spec.fields import Section
 from search.spec.space import ParamSpec
-from trainables.config import HYPERPARAMETERS
+from trainables.config import known_names, lookup_hyperparameter
 
 
 @dataclass(frozen=True)
@@ -88,15 +88,13 @@ def parse_tracking(s: Section) -> TrackingSpec:
 def parse_fixed(s: Section, space: Mapping[str, ParamSpec]) -> dict[str, Any]:
     fixed: dict[str, Any] = {}
     for key, value in s.raw.items():
-        if key not in HYPERPARAMETERS:
-            s.fail(
-                f"unknown hyperparameter `fixed.{key}`; expected one of {sorted(HYPERPARAMETERS)}"
-            )
+        hp = lookup_hyperparameter(key)
+        if hp is None:
+            s.fail(f"unknown hyperparameter `fixed.{key}`; expected {known_names()}")
         if key in space:
             s.fail(
                 f"`fixed.{key}` is also in `space`; a hyperparameter is either searched or fixed"
             )
-        hp = HYPERPARAMETERS[key]
         if not hp.accepts(value):
             s.fail(f"`fixed.{key}` must be {hp.describe()}, but got {value!r}")
         fixed[key] = float(value) if hp.kind is float else value

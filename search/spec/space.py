@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from search.spec.fields import Section, is_kind
-from trainables.config import HYPERPARAMETERS, Hyperparameter
+from trainables.config import Hyperparameter, known_names, lookup_hyperparameter
 
 if TYPE_CHECKING:
     import optuna.distributions as od
@@ -61,11 +61,9 @@ class ParamSpec:
 
 def parse_param(name: str, section: Section) -> ParamSpec:
     field = section.field
-    if name not in HYPERPARAMETERS:
-        section.fail(
-            f"unknown hyperparameter `{section.path}`; expected one of {sorted(HYPERPARAMETERS)}"
-        )
-    hp = HYPERPARAMETERS[name]
+    hp = lookup_hyperparameter(name)
+    if hp is None:
+        section.fail(f"unknown hyperparameter `{section.path}`; expected {known_names()}")
     kind = section.choice("type", PARAM_TYPES)
     when = _parse_when(section)
     if kind == "categorical":

@@ -27,6 +27,10 @@ TORCH_FREE_TRAINABLES = {
     "trainables.tabular",
     "trainables.storage",
     "trainables.atomic",
+    "trainables.recipe",
+    "trainables.sources",
+    "trainables.factories",
+    "trainables.image_folder",
 }
 ALLOWED = {
     "api": {"api", "cli", "sweep", "views", "results", "spec", "trainables", "leaf"},

@@ -98,6 +98,8 @@ def test_checkpoint_holds_everything_and_loads_weights_only(tiny, tiny_tensors, 
         "architecture",
         "n_inputs",
         "n_outputs",
+        "grad_scaler",
+        "position",
     }
     assert checkpoint_epoch(tmp_path) == 1 and len(payload["history"]) == 1
     assert set(payload["rng"]) >= {"torch", "batch_order", "python", "numpy"}

@@ -1,0 +1,157 @@
+"""The data a trial opens itself: an image folder's splits, or what your factory returns.
+
+Your factory, ``package.module:function(config)``, gets the trial's ``TrainConfig`` (your
+``user_*`` hyperparameters are in ``config.user``) and returns a ``TrialData``, a dict with
+its fields, or a tuple ``(train, val)`` / ``(train, val, test)`` of torch ``Dataset``s.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, IterableDataset
+
+from trainables.config import TrainConfig
+from trainables.data import split_indices
+from trainables.factories import load_factory
+from trainables.image_folder import has_split_folders, scan
+from trainables.images import ImageDataset
+from trainables.sources import FactorySource, ImageSource, TrialDataSpec
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """A trial's data sets: ``train`` and ``val``, and ``test`` for ``raysweep evaluate``.
+
+    ``n_classes`` (0: regression) and ``input_shape`` are read off the data when not given:
+    the model factory gets them as ``n_outputs`` and ``n_inputs``.
+    """
+
+    train: Dataset[Any]
+    val: Dataset[Any]
+    test: Dataset[Any] | None = None
+    collate_fn: Callable[[list[Any]], Any] | None = None
+    n_classes: int | None = None
+    input_shape: tuple[int, ...] | None = None
+
+    @property
+    def is_iterable(self) -> bool:
+        return isinstance(self.train, IterableDataset)
+
+
+class DataFactoryError(TypeError):
+    """A data factory returned something that is not data sets; the message says what."""
+
+
+def build_trial_data(spec: TrialDataSpec, config: TrainConfig) -> TrialData:
+    if isinstance(spec.source, ImageSource):
+        return _image_data(spec, spec.source)
+    return _factory_data(spec.source, config)
+
+
+def _image_data(spec: TrialDataSpec, source: ImageSource) -> TrialData:
+    root = Path(source.root).expanduser()
+
+    def dataset(paths: tuple[str, ...], labels: Any, *, train: bool) -> ImageDataset:
+        return ImageDataset(paths, labels, source, augment=train, seed=spec.seed)
+
+    if source.split_folders:
+        parts = {
+            name: scan(root / name, source.classes)
+            for name in ("train", "val", "test")
+            if (root / name).is_dir()
+        }
+        test = parts.get("test")
+        return TrialData(
+            dataset(parts["train"].paths, parts["train"].labels, train=True),
+            dataset(parts["val"].paths, parts["val"].labels, train=False),
+            None if test is None else dataset(test.paths, test.labels, train=False),
+            n_classes=len(source.classes),
+            input_shape=source.input_shape,
+        )
+    files = scan(root, source.classes)
+    splits = split_indices(
+        files.labels,
+        len(files.paths),
+        val_fraction=spec.val_fraction,
+        test_fraction=spec.test_fraction,
+        seed=spec.seed,
+    )
+
+    def subset(idx: Any, *, train: bool) -> ImageDataset:
+        return dataset(tuple(files.paths[i] for i in idx), files.labels[idx], train=train)
+
+    return TrialData(
+        subset(splits.train, train=True),
+        subset(splits.val, train=False),
+        subset(splits.test, train=False) if splits.test.size else None,
+        n_classes=len(source.classes),
+        input_shape=source.input_shape,
+    )
+
+
+def image_split_paths(spec: TrialDataSpec, source: ImageSource) -> tuple[str, ...]:
+    """The training split's files (for its channel statistics)."""
+    root = Path(source.root).expanduser()
+    if has_split_folders(root):
+        return scan(root / "train", source.classes).paths
+    files = scan(root, source.classes)
+    splits = split_indices(
+        files.labels,
+        len(files.paths),
+        val_fraction=spec.val_fraction,
+        test_fraction=spec.test_fraction,
+        seed=spec.seed,
+    )
+    return tuple(files.paths[i] for i in splits.train)
+
+
+def _factory_data(source: FactorySource, config: TrainConfig) -> TrialData:
+    value = load_factory(source.factory)(config)
+    where = f"data.factory {source.factory!r}"
+    if isinstance(value, TrialData):
+        data = value
+    elif isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(TrialData.__dataclass_fields__))
+        if unknown or "train" not in value or "val" not in value:
+            raise DataFactoryError(
+                f"{where} returned a dict with keys {sorted(value)}; expected 'train', 'val' "
+                f"and optionally {['test', 'collate_fn', 'n_classes', 'input_shape']}"
+            )
+        data = TrialData(**value)
+    elif isinstance(value, tuple) and len(value) in (2, 3):
+        data = TrialData(*value)
+    else:
+        raise DataFactoryError(
+            f"{where} returned {type(value).__name__}; expected (train, val), "
+            "(train, val, test), a dict or raysweep.TrialData of torch Datasets"
+        )
+    for name in ("train", "val", "test"):
+        part = getattr(data, name)
+        if part is not None and not isinstance(part, Dataset):
+            raise DataFactoryError(
+                f"{where}: {name} is a {type(part).__name__}, not a torch.utils.data.Dataset"
+            )
+    return data
+
+
+def example_shape(data: TrialData) -> tuple[int, ...] | None:
+    """The shape of one training input, when examples are ``(tensor, target)``."""
+    if data.input_shape is not None:
+        return data.input_shape
+    try:
+        first = next(iter(data.train)) if data.is_iterable else data.train[0]
+    except (IndexError, StopIteration, TypeError, KeyError):
+        return None
+    if isinstance(first, (tuple, list)) and first and isinstance(first[0], torch.Tensor):
+        return tuple(first[0].shape)
+    return None
+
+
+def n_inputs_of(shape: tuple[int, ...] | None) -> int:
+    return math.prod(shape) if shape else 0
