@@ -336,6 +336,10 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Your factories and steps (`package.module:function`) import from the folder you run
+    # in, as with `python -m`; appended, so nothing there shadows an installed package.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         return COMMANDS[args.command](args)
     except StorageRefusedError as exc:  # not bad input: a sweep that could not go on

@@ -181,7 +181,11 @@ class TrainConfig:
             else:
                 group = "user" if name.startswith(USER_PREFIX) else "optimizer_args"
                 prefixed[group][name] = value
-        return cls(**values, **{k: dict(sorted(v.items())) for k, v in prefixed.items()})
+        return cls(
+            **values,
+            optimizer_args=dict(sorted(prefixed["optimizer_args"].items())),
+            user=dict(sorted(prefixed["user"].items())),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Flat, as Tune's config: ``from_dict(c.to_dict()) == c``."""

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset, IterableDataset
 from trainables.config import TrainConfig
 from trainables.data import split_indices
 from trainables.factories import load_factory
-from trainables.image_folder import has_split_folders, scan
+from trainables.image_folder import scan
 from trainables.images import ImageDataset
 from trainables.sources import FactorySource, ImageSource, TrialDataSpec
 
@@ -93,22 +93,6 @@ def _image_data(spec: TrialDataSpec, source: ImageSource) -> TrialData:
         n_classes=len(source.classes),
         input_shape=source.input_shape,
     )
-
-
-def image_split_paths(spec: TrialDataSpec, source: ImageSource) -> tuple[str, ...]:
-    """The training split's files (for its channel statistics)."""
-    root = Path(source.root).expanduser()
-    if has_split_folders(root):
-        return scan(root / "train", source.classes).paths
-    files = scan(root, source.classes)
-    splits = split_indices(
-        files.labels,
-        len(files.paths),
-        val_fraction=spec.val_fraction,
-        test_fraction=spec.test_fraction,
-        seed=spec.seed,
-    )
-    return tuple(files.paths[i] for i in splits.train)
 
 
 def _factory_data(source: FactorySource, config: TrainConfig) -> TrialData:

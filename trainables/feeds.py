@@ -26,7 +26,7 @@ class LoaderFeed:
         evaluate_on: Dataset[Any] | None = None,
     ) -> None:
         on_gpu = device.type == "cuda"
-        self.task, self.device = task, device
+        self._task, self._device = task, device
         self.train = LoaderBatches(
             data.train,
             batch_size=batch_size,
@@ -42,6 +42,14 @@ class LoaderFeed:
             on_gpu=on_gpu,
             collate_fn=data.collate_fn,
         )
+
+    @property
+    def task(self) -> str:
+        return self._task
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
 
     @property
     def steps(self) -> int | None:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainables.sources import IMAGE_EXTENSIONS
+from trainables.data import split_indices
+from trainables.sources import IMAGE_EXTENSIONS, ImageSource, TrialDataSpec
 
 SPLIT_FOLDERS = ("train", "val", "test")
 STATS_SAMPLE = 512  # training images read for the channel statistics, at most
@@ -106,3 +107,19 @@ def channel_stats(
     mean = total / count
     std = np.sqrt(np.maximum(squares / count - mean**2, 1e-12))
     return tuple(round(float(m), 6) for m in mean), tuple(round(float(s), 6) for s in std)
+
+
+def training_paths(spec: TrialDataSpec, source: ImageSource) -> tuple[str, ...]:
+    """The training split's files (for its channel statistics)."""
+    root = Path(source.root).expanduser()
+    if has_split_folders(root):
+        return scan(root / "train", source.classes).paths
+    files = scan(root, source.classes)
+    splits = split_indices(
+        files.labels,
+        len(files.paths),
+        val_fraction=spec.val_fraction,
+        test_fraction=spec.test_fraction,
+        seed=spec.seed,
+    )
+    return tuple(files.paths[i] for i in splits.train)

@@ -44,8 +44,11 @@ EVAL_BATCH = 8192
 class Feed(Protocol):
     """Where a trial's batches come from (``TensorData``, ``trainables.feeds.LoaderFeed``)."""
 
-    task: str  # "classification" or "regression"
-    device: torch.device
+    @property
+    def task(self) -> str: ...  # "classification" or "regression"
+
+    @property
+    def device(self) -> torch.device: ...
 
     @property
     def steps(self) -> int | None: ...  # batches per epoch, when known
@@ -96,8 +99,8 @@ class TensorData:
         return math.ceil(self.x_train.shape[0] / self.batch_size)
 
     def train_batches(self, epoch: int, *, skip: int) -> Iterator[Any]:
-        assert self.generator is not None, "bind the trial's state first"
-        batches = TensorBatches(self.x_train, self.y_train, self.batch_size, self.generator)
+        generator = self.generator or torch.Generator().manual_seed(0)  # unbound: a check
+        batches = TensorBatches(self.x_train, self.y_train, self.batch_size, generator)
         return batches.epoch(epoch, skip=skip)
 
     def val_batches(self) -> Iterator[Any]:
@@ -167,7 +170,7 @@ def build_state(
         config, model, optimizer, schedule, generator, architecture, n_inputs, n_outputs
     )
     state.recipe, state.scaler = recipe, scaler
-    state.forward = torch.compile(model) if recipe.compile else model
+    state.forward = torch.compile(model) if recipe.compile else model  # type: ignore[assignment]
     return state
 
 
@@ -284,6 +287,13 @@ def score_model(
     scores = evaluate(state, data)
     score = scores[names.VAL_ACCURACY if n_classes > 0 else names.VAL_MAE]
     return scores[names.VAL_LOSS], score
+
+
+def score_model_on(model: nn.Module, feed: Feed, recipe: Recipe = Recipe()) -> dict[str, float]:
+    """A trained model's validation loss and metrics on ``feed``'s evaluation batches."""
+    state = _scoring_state(model)
+    state.recipe = recipe
+    return evaluate(state, feed)
 
 
 def _scoring_state(model: nn.Module) -> TrainState:

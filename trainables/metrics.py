@@ -81,8 +81,11 @@ class F1Macro:
     def update(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:
         predicted = _predicted_classes(outputs, targets).long().cpu()
         actual = targets.long().cpu()
-        n = int(max(outputs.shape[1] if outputs.dim() > 1 else 2, predicted.max() + 1))
-        n = max(n, int(actual.max()) + 1)
+        n = max(
+            outputs.shape[1] if outputs.dim() > 1 else 2,
+            int(predicted.max()) + 1,
+            int(actual.max()) + 1,
+        )
         counts = torch.bincount(actual * n + predicted, minlength=n * n).reshape(n, n)
         if self.confusion is not None and self.confusion.shape[0] < n:
             grown = torch.zeros(n, n, dtype=counts.dtype)

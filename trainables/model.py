@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -88,7 +90,11 @@ def build_model(
             raise ValueError(f"cnn input_shape {shape} doesn't hold {n_inputs} features")
         return _cnn(config, shape, n_outputs)
     if architecture.type == "factory" and architecture.factory:
-        model = load_factory(architecture.factory)(config, n_inputs=n_inputs, n_outputs=n_outputs)
+        factory = load_factory(architecture.factory)
+        extra: dict[str, Any] = {}
+        if architecture.input_shape is not None and _accepts(factory, "input_shape"):
+            extra["input_shape"] = tuple(architecture.input_shape)  # images: (C, H, W)
+        model = factory(config, n_inputs=n_inputs, n_outputs=n_outputs, **extra)
         if not isinstance(model, nn.Module):
             raise TypeError(
                 f"model factory {architecture.factory!r} returned {type(model).__name__}, "
@@ -97,6 +103,14 @@ def build_model(
         return model
     flatten = architecture.input_shape is not None and len(architecture.input_shape) > 1
     return _mlp(config, n_inputs, n_outputs, flatten=flatten)
+
+
+def _accepts(function: Callable[..., Any], name: str) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def count_parameters(model: nn.Module) -> int:

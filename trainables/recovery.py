@@ -40,6 +40,7 @@ class RestorePoint:
     directory: Location
     next_epoch: int
     train_config: dict | None = None  # set once loaded: the hyperparameters it was trained with
+    position: int = 0  # batches into next_epoch: a checkpoint written inside an epoch
 
 
 def record_trial_dir(experiment_dir: Where, key: str, trial_dir: Where) -> None:
@@ -123,8 +124,10 @@ def candidates(trial_dirs: Sequence[Where], *, key: str) -> list[RestorePoint]:
             sidecar = read_sidecar(directory)
             epoch = sidecar.get("next_epoch")
             if isinstance(epoch, int) and sidecar.get("trial_key") == key and has_state(directory):
-                points[directory.path] = RestorePoint(directory, epoch)
-    return sorted(points.values(), key=lambda p: (-p.next_epoch, p.directory.path))
+                position = sidecar.get("position")
+                position = position if isinstance(position, int) else 0
+                points[directory.path] = RestorePoint(directory, epoch, position=position)
+    return sorted(points.values(), key=lambda p: (-p.next_epoch, -p.position, p.directory.path))
 
 
 def restore_newest(state: TrainState, points: list[RestorePoint]) -> RestorePoint | None:
@@ -136,5 +139,5 @@ def restore_newest(state: TrainState, points: list[RestorePoint]) -> RestorePoin
         except (CheckpointError, OSError) as exc:  # OSError: gone from storage meanwhile
             logger.warning("skipping unusable checkpoint, falling back to an older one: %s", exc)
             continue
-        return RestorePoint(point.directory, point.next_epoch, trained_with)
+        return RestorePoint(point.directory, point.next_epoch, trained_with, point.position)
     return None

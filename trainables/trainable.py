@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from ray import tune
 from trainables import config as names
 from trainables.architecture import Architecture
 from trainables.checkpoint import (
+    CHECKPOINT_FILE,
+    SIDECAR_FILE,
     CheckpointError,
     checkpoint_epoch,
     checkpoint_key,
@@ -23,8 +26,9 @@ from trainables.checkpoint import (
 from trainables.config import TrainConfig, trial_key, trial_seed
 from trainables.data import Dataset
 from trainables.layout import trial_dir_name
-from trainables.loop import TensorData, TrainState, build_state, run_epoch
+from trainables.loop import Feed, TensorData, TrainState, build_state, run_epoch
 from trainables.optim import apply_hyperparameters
+from trainables.recipe import Recipe
 from trainables.recovery import (
     Ledger,
     RestorePoint,
@@ -33,6 +37,7 @@ from trainables.recovery import (
     restore_newest,
     trial_dirs_for,
 )
+from trainables.sources import TrialDataSpec
 from trainables.storage import Location, StorageRefused, refuses_writes
 
 logger = logging.getLogger(__name__)
@@ -49,9 +54,16 @@ class TrialSettings:
     threads: int
     experiment: Location  # local, NFS or object store; trial dirs are trial_<id> inside
     architecture: Architecture = Architecture()
+    recipe: Recipe = Recipe()
+    trial_data: TrialDataSpec | None = None  # images or your factory: opened in the trial
+    every_steps: int | None = None  # a checkpoint inside the epoch every N optimizer steps
+    maximize: frozenset[str] = frozenset()  # metrics where more is better
 
 
 NODE_ID = "node_id"
+# The checkpoint written inside an epoch (``checkpoint.every_steps``): not Tune's, which are
+# written with a report, once an epoch; recovery finds it by its sidecar's position.
+IN_EPOCH_DIR = "checkpoint_in_epoch"
 
 
 def _node_id() -> str:
@@ -134,7 +146,7 @@ class Trial:
     ledger: Ledger
 
 
-def train_trial(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
+def train_trial(config: dict, *, data: Dataset | None, settings: TrialSettings) -> None:
     """Train one trial of any model: one ``tune.report`` per epoch, a checkpoint every N
     epochs and at the end; continue exactly where an earlier run of it stopped.
 
@@ -149,20 +161,24 @@ def train_trial(config: dict, *, data: Dataset, settings: TrialSettings) -> None
         raise
 
 
-def _train_trial(config: dict, *, data: Dataset, settings: TrialSettings) -> None:
+def _train_trial(config: dict, *, data: Dataset | None, settings: TrialSettings) -> None:
     trial = _start(config, settings)
     # More torch threads than the trial's CPUs is catastrophic when trials share a node.
     torch.set_num_threads(settings.threads)
     device = pick_device()
+    seed = trial_seed(config, settings.sweep_seed)
+    tensors, n_inputs, n_outputs = open_feed(trial.config, data, settings, device, seed)
     state = build_state(
         trial.config,
-        n_inputs=data.n_features,
-        n_outputs=data.n_outputs,
-        seed=trial_seed(config, settings.sweep_seed),
+        n_inputs=n_inputs,
+        n_outputs=n_outputs,
+        seed=seed,
         device=device,
         architecture=settings.architecture,
+        recipe=settings.recipe,
+        steps_per_epoch=tensors.steps or 1,
     )
-    tensors = TensorData.from_dataset(data, device)
+    state.maximize = settings.maximize
     with tempfile.TemporaryDirectory(prefix="raysweep-restore-") as scratch:
         tune_checkpoint = _tune_checkpoint(scratch)
         known = 0 if tune_checkpoint is None else checkpoint_epoch(tune_checkpoint) or 0
@@ -170,6 +186,36 @@ def _train_trial(config: dict, *, data: Dataset, settings: TrialSettings) -> Non
         if _catch_up(state, tensors, trial, known, point):
             return
     _train(state, tensors, trial, settings)
+
+
+def open_feed(
+    config: TrainConfig,
+    data: Dataset | None,
+    settings: TrialSettings,
+    device: torch.device,
+    seed: int,
+) -> tuple[Feed, int, int]:
+    """The trial's batches, and its network's input and output sizes: a table's tensors
+    (from the object store), or images and your data sets opened here, on this worker."""
+    if data is not None:
+        return TensorData.from_dataset(data, device), data.n_features, data.n_outputs
+    if settings.trial_data is None:
+        raise ValueError("a trial needs a table or trial_data")
+    from trainables.datasets import build_trial_data, example_shape, n_inputs_of
+    from trainables.feeds import LoaderFeed
+
+    opened = build_trial_data(settings.trial_data, config)
+    feed = LoaderFeed(
+        opened,
+        batch_size=config.batch_size,
+        seed=seed,
+        spec=settings.trial_data.loader,
+        device=device,
+        task=settings.trial_data.task,
+    )
+    n_classes = opened.n_classes
+    n_outputs = (n_classes or 0) if settings.trial_data.task == "classification" else 1
+    return feed, n_inputs_of(example_shape(opened)), n_outputs
 
 
 def _start(config: dict, settings: TrialSettings) -> Trial:
@@ -205,7 +251,7 @@ def _restore(
 
 
 def _catch_up(
-    state: TrainState, tensors: TensorData, trial: Trial, known: int, point: RestorePoint | None
+    state: TrainState, tensors: Feed, trial: Trial, known: int, point: RestorePoint | None
 ) -> bool:
     """2. Catch up: retrain silently what a corrupt checkpoint lost (Tune has those results),
     re-report what Tune lost but the checkpoint has. True if the trial had diverged."""
@@ -215,12 +261,32 @@ def _catch_up(
     return _replay(state, known, point)
 
 
-def _train(state: TrainState, tensors: TensorData, trial: Trial, settings: TrialSettings) -> None:
+def _in_epoch_saver(trial: Trial, every: int | None) -> Callable[[TrainState], None] | None:
+    """Writes the trial's newest in-epoch checkpoint every ``every`` optimizer steps."""
+    if every is None:
+        return None
+
+    def save(state: TrainState) -> None:
+        if (state.position // state.recipe.accumulate) % every:
+            return
+        record_trial_dir(trial.experiment, trial.key, trial.trial_dir)
+        with tempfile.TemporaryDirectory(prefix="raysweep-ckpt-") as directory:
+            save_checkpoint(state, directory, key=trial.key)
+            target = trial.trial_dir / IN_EPOCH_DIR
+            # The state before its sidecar: a sidecar always names a whole file (its hash).
+            for name in (CHECKPOINT_FILE, SIDECAR_FILE):
+                (target / name).write_bytes((Path(directory) / name).read_bytes(), fsync=False)
+
+    return save
+
+
+def _train(state: TrainState, tensors: Feed, trial: Trial, settings: TrialSettings) -> None:
     """3. Train the remaining epochs, one report each."""
     node = _node_id()
     indexed = False
+    on_step = _in_epoch_saver(trial, settings.every_steps)
     while state.next_epoch < trial.config.epochs:
-        metrics = run_epoch(state, tensors)
+        metrics = run_epoch(state, tensors, on_step=on_step)
         reported = {**metrics, NODE_ID: node}  # which machine trained it (not checkpointed)
         trial.ledger.record(state.next_epoch)
         if metrics[names.DIVERGED]:

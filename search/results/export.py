@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 from search.errors import ExportError
 from search.results.records import EARLY_STOPPED, ExperimentResults, TrialResult, load_results
 from search.spec import SweepSpec
-from search.spec.data import task_metrics
 from search.version import versions
 from trainables import config as names
 from trainables.atomic import atomic_write
@@ -90,7 +89,7 @@ def objective_fields(spec: SweepSpec) -> list[pa.Field]:
 
 
 def curves_schema(spec: SweepSpec) -> pa.Schema:
-    score = [m for m in task_metrics(spec.data) if m not in (names.TRAIN_LOSS, names.VAL_LOSS)]
+    score = [m for m in spec.reported_metrics if m not in (names.TRAIN_LOSS, names.VAL_LOSS)]
     return pa.schema(
         [
             pa.field("experiment", pa.string(), nullable=False),

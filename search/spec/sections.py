@@ -15,6 +15,7 @@ from trainables.config import known_names, lookup_hyperparameter
 class CheckpointSpec:
     every: int = 1
     keep: int = 2
+    every_steps: int | None = None  # also inside an epoch, every N optimizer steps
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ def parse_checkpoint(s: Section) -> CheckpointSpec:
     checkpoint = CheckpointSpec(
         every=s.take("every", int, 1, check=lambda v: v >= 1, expect=">= 1"),
         keep=s.take("keep", int, 2, check=lambda v: v >= 1, expect=">= 1"),
+        every_steps=s.take("every_steps", int, None, check=lambda v: v >= 1, expect=">= 1"),
     )
     s.done()
     return checkpoint

@@ -34,7 +34,10 @@ from search.spec.sections import (
     parse_tracking,
 )
 from search.spec.space import ParamSpec, check_conditions, parse_param
+from search.spec.train import parse_train
 from trainables.config import TrainConfig
+from trainables.recipe import Recipe
+from trainables.sources import ImageSource
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 RESUMABLE_CHANGES = ("name", "resources")
@@ -58,6 +61,13 @@ class SweepSpec:
     tracking: TrackingSpec = TrackingSpec()
     objectives: tuple[MetricSpec, ...] = ()  # metric is the first; more for multi-objective
     architecture: Architecture = Architecture()  # the `model:` section
+    recipe: Recipe = Recipe()  # the `train:` section
+    every_steps: int | None = None  # `checkpoint.every_steps`: inside long epochs too
+
+    @property
+    def reported_metrics(self) -> tuple[str, ...]:
+        """The per-epoch metrics every trial reports (a step of yours may add more)."""
+        return self.recipe.columns(self.data.task)
 
     @property
     def max_epochs(self) -> int:
@@ -93,7 +103,8 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
         expect="letters, digits, '_', '.' or '-'",
     )
     data = parse_data(top.sub("data"))
-    objectives = parse_objectives(top, data)
+    recipe = parse_train(top.sub("train"))
+    objectives = parse_objectives(top, data, recipe)
     space = _parse_space(top)
     fixed = parse_fixed(top.sub("fixed"), space)
     search = parse_search(top.sub("search"), space, fixed)
@@ -102,7 +113,7 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
     resources = parse_resources(top.sub("resources"))
     failure = parse_failure(top.sub("failure"))
     tracking = parse_tracking(top.sub("tracking"))
-    architecture = parse_model(top.sub("model"))
+    architecture = _for_data(top, parse_model(top.sub("model")), data)
     top.done()
     check_combinations(top, space, search, scheduler, objectives, checkpoint)
     return SweepSpec(
@@ -120,7 +131,25 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
         tracking=tracking,
         objectives=objectives,
         architecture=architecture,
+        recipe=recipe,
+        every_steps=checkpoint.every_steps,
     )
+
+
+def _for_data(top: Section, architecture: Architecture, data: DataSpec) -> Architecture:
+    """Images give the network its input shape; a CNN is their default network."""
+    source = data.trial_data.source if data.trial_data is not None else None
+    if not isinstance(source, ImageSource):
+        return architecture
+    shape = source.input_shape
+    model = (top.raw.get("model") or {}) if isinstance(top.raw.get("model"), dict) else {}
+    kind = architecture.type if ("type" in model or "factory" in model) else "cnn"
+    if architecture.input_shape is not None and tuple(architecture.input_shape) != shape:
+        top.fail(
+            f"`model.input_shape` must be the images' [channels, size, size] = {list(shape)}, "
+            f"but got {list(architecture.input_shape)}"
+        )
+    return Architecture(kind, shape, architecture.factory)
 
 
 def _parse_space(top: Section) -> dict[str, ParamSpec]:
@@ -142,4 +171,12 @@ def _resolved(raw: Mapping[str, Any], data: DataSpec) -> dict[str, Any]:
     out = dict(raw)
     if data.table is not None:
         out["data"] = {**raw["data"], "task": data.task}
+    source = data.trial_data.source if data.trial_data is not None else None
+    if isinstance(source, ImageSource):  # the folder's classes and statistics, once
+        out["data"] = {
+            **raw["data"],
+            "images": source.root,
+            "classes": list(source.classes),
+            "normalize": {"mean": list(source.mean), "std": list(source.std)},
+        }
     return out

@@ -25,16 +25,23 @@ from trainables.trainable import TrialSettings, train_trial
 
 def build_trainable(spec: SweepSpec, *, experiment: Location, data: Any = None) -> Any:
     """The trainable with its data and settings bound; the same for ``run`` and ``resume``."""
-    if data is None:
+    trial_data = spec.data.trial_data
+    if data is None and trial_data is None:
         data, _ = load_data(spec.data)  # the test split stays in the driver
+    workers = 0 if trial_data is None else trial_data.loader.num_workers
     settings = TrialSettings(
         sweep_seed=spec.search.seed,
         metric=spec.metric.name,
         mode=spec.metric.mode,
         checkpoint_every=spec.checkpoint.every,
-        threads=max(1, int(spec.resources.cpus_per_trial)),
+        # Loader workers are counted in the trial's CPUs: torch gets the rest.
+        threads=max(1, int(spec.resources.cpus_per_trial) - workers),
         experiment=experiment,
         architecture=spec.architecture,
+        recipe=spec.recipe,
+        trial_data=trial_data,  # images and your data sets are opened inside each trial
+        every_steps=spec.every_steps,
+        maximize=frozenset(o.name for o in spec.objectives if o.mode == "max"),
     )
     # with_parameters puts the data set in the object store once; trials map it zero-copy.
     return tune.with_resources(
