@@ -53,7 +53,11 @@ class Recipe:
         return "cross_entropy" if task == "classification" else "mse"
 
     def metrics_for(self, task: str) -> tuple[str, ...]:
-        return self.metrics or DEFAULT_METRICS[task]
+        if self.metrics:
+            return self.metrics
+        # Your step's batches need not be (inputs, targets): its evaluation step says what
+        # to report, and the task's default metrics apply only where it returns outputs.
+        return () if self.step or self.eval_step else DEFAULT_METRICS[task]
 
     def columns(self, task: str) -> tuple[str, ...]:
         """The per-epoch metrics a trial reports, when the spec alone can tell (a custom

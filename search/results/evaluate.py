@@ -54,10 +54,13 @@ def evaluate_experiment(path: str, *, top: int = 1) -> tuple[str, list[TestResul
 FeedFor = Callable[[TrainConfig], Any]
 
 
-def _no_test_split(path: str) -> SpecError:
+def _no_test_split(path: str, *, trial_data: bool = False) -> SpecError:
+    where = "data.test_fraction is 0" + (
+        ", no test/ folder, no test data set" if trial_data else ""
+    )
     return SpecError(
-        f"{path}: the sweep holds out no test split (data.test_fraction is 0, and no test/ "
-        "folder or test data set); set one in the next sweep's spec"
+        f"{path}: the sweep holds out no test split ({where}); "
+        "set data.test_fraction in the next sweep's spec"
     )
 
 
@@ -85,7 +88,7 @@ def _trial_data_feeds(spec: SweepSpec, path: str) -> FeedFor:
         except (ImportError, AttributeError) as exc:
             raise ExportError(f"{path}: the data can't be opened here: {exc}") from None
         if opened.test is None:
-            raise _no_test_split(path)
+            raise _no_test_split(path, trial_data=True)
         return LoaderFeed(
             opened,
             batch_size=config.batch_size,
