@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Throughput of 1, 2 and 4 raysweep trials packed on one GPU (gpus_per_trial 1, 0.5, 0.25).
+# Throughput of 1, 2 and 4 raysweep trials packed on one GPU (gpus_per_trial 1, 0.5, 0.25),
+# then bf16 / fp16 against fp32 and torch.compile against eager in raysweep's loop.
 # Run from anywhere on a machine with an NVIDIA GPU and a CUDA build of torch in .venv:
-#     bash bench/gpu_check.sh            # about 2-3 minutes, capped at 290 s
-# Prints a table and writes bench/results/gpu.json. Exits 1 with a message if there is no GPU.
+#     bash bench/gpu_check.sh            # about 3-4 minutes, capped at 290 s + 200 s
+# Prints tables and writes bench/results/gpu.json and precision_cuda.json. Exits 1 with a
+# message if there is no GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
@@ -12,4 +14,5 @@ if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; t
     exit 1
 fi
 nvidia-smi -L
-exec timeout 290 "$PY" -m bench.gpu_check "$@"
+timeout 290 "$PY" -m bench.gpu_check "$@"
+exec timeout 200 "$PY" -m bench.gpu_precision

@@ -23,7 +23,18 @@ from raysweep.api import (
 )
 from search.version import __version__
 
+
+def __getattr__(name: str) -> object:
+    # A data factory's return type; imported on use, as it brings torch.
+    if name == "TrialData":
+        from trainables.datasets import TrialData
+
+        return TrialData
+    raise AttributeError(f"module 'raysweep' has no attribute {name!r}")
+
+
 __all__ = [
+    "TrialData",
     "__version__",
     "curves",
     "export",
