@@ -20,8 +20,37 @@ class CheckpointSpec:
 
 @dataclass(frozen=True)
 class ResourcesSpec:
+    """What one trial asks Ray for. ``workers_per_trial`` > 1: a data-parallel trial, a Ray
+    Train run of that many workers of ``cpus_per_worker`` and ``gpus_per_worker`` each (its
+    Tune trial is only their driver); 1: one process of ``cpus_per_trial``/``gpus_per_trial``."""
+
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
+    workers_per_trial: int = 1
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+
+    @property
+    def distributed(self) -> bool:
+        return self.workers_per_trial > 1
+
+    @property
+    def cpus(self) -> float:
+        """The CPUs one trial holds while it trains (its driver's few aside)."""
+        if self.distributed:
+            return self.workers_per_trial * self.cpus_per_worker
+        return self.cpus_per_trial
+
+    @property
+    def gpus(self) -> float:
+        if self.distributed:
+            return self.workers_per_trial * self.gpus_per_worker
+        return self.gpus_per_trial
+
+    @property
+    def threads(self) -> int:
+        """torch threads of one training process: its whole CPUs, at least one."""
+        return max(1, int(self.cpus_per_worker if self.distributed else self.cpus_per_trial))
 
 
 @dataclass(frozen=True)
@@ -53,6 +82,7 @@ def _ray_quantity(value: float) -> bool:
 
 
 def parse_resources(s: Section) -> ResourcesSpec:
+    workers = s.take("workers_per_trial", int, 1, check=lambda v: v >= 1, expect=">= 1")
     cpus = s.take(
         "cpus_per_trial",
         float,
@@ -67,8 +97,39 @@ def parse_resources(s: Section) -> ResourcesSpec:
         check=lambda v: v >= 0 and _ray_quantity(v),
         expect=">= 0, in steps of 0.0001",
     )
+    cpus_per_worker = s.take(
+        "cpus_per_worker",
+        float,
+        1.0,
+        check=lambda v: v > 0 and _ray_quantity(v),
+        expect="> 0, in steps of 0.0001",
+    )
+    # Two ranks of one trial on one GPU is a NCCL error ("Duplicate GPU detected"), and Ray
+    # packs fractions of one trial's workers onto the same device.
+    gpus_per_worker = s.take(
+        "gpus_per_worker",
+        float,
+        0.0,
+        check=lambda v: v >= 0 and v == int(v),
+        expect="0 or a whole number of GPUs (ranks can't share a GPU)",
+    )
     s.done()
-    return ResourcesSpec(cpus, gpus)
+    if workers == 1:
+        for key in ("cpus_per_worker", "gpus_per_worker"):
+            if s.raw.get(key) is not None:
+                s.fail(
+                    f"`{s.field(key)}` needs `{s.field('workers_per_trial')}` > 1; "
+                    f"a single-worker trial uses `{s.field(key.replace('worker', 'trial'))}`"
+                )
+    else:
+        for key, default in (("cpus_per_trial", 1.0), ("gpus_per_trial", 0.0)):
+            if s.raw.get(key) not in (None, default):
+                s.fail(
+                    f"`{s.field(key)}` is for single-worker trials, but "
+                    f"`{s.field('workers_per_trial')}` is {workers}; give "
+                    f"`{s.field(key.replace('trial', 'worker'))}` instead"
+                )
+    return ResourcesSpec(cpus, gpus, workers, cpus_per_worker, gpus_per_worker)
 
 
 def parse_failure(s: Section) -> FailureSpec:

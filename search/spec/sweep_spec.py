@@ -116,6 +116,11 @@ def parse_spec(raw: Mapping[str, Any], *, source: str = "<spec>") -> SweepSpec:
     architecture = _for_data(top, parse_model(top.sub("model")), data)
     top.done()
     check_combinations(top, space, search, scheduler, objectives, checkpoint)
+    if resources.distributed and checkpoint.every_steps is not None:
+        top.fail(
+            "`checkpoint.every_steps` is not supported with `resources.workers_per_trial` > 1 "
+            "yet; data-parallel trials write a checkpoint every `checkpoint.every` epochs"
+        )
     return SweepSpec(
         name,
         data,

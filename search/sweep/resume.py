@@ -12,6 +12,7 @@ from search.results import experiment_path, read_spec
 from search.spec import SweepSpec
 from search.sweep.experiment import read_identity
 from search.sweep.lease import experiment_lease
+from search.sweep.placement import check_placeable, cluster_capacity, local_capacity
 from search.sweep.preflight import check_runnable
 from search.sweep.ray_session import ensure_ray
 from search.sweep.rebuild import rebuild
@@ -103,6 +104,8 @@ def resume_sweep(
     check_unchanged(exp, spec)
     with experiment_lease(exp, command="resume", take_over=take_over):
         check_runnable(spec, source=str(exp), data=False)  # the trainable loads the data
+        if address is None:
+            check_placeable(spec, local_capacity(), source=str(exp))
         with driver_logs(exp, verbose=verbose) as log_file:
             return _restore(spec, exp, address, log_file)
 
@@ -115,6 +118,7 @@ def _restore(
     from search.sweep.tuner import build_trainable
 
     ensure_ray(address, trials_at_once=spec.search.max_concurrent, log_to_driver=log_file is None)
+    check_placeable(spec, cluster_capacity(), source=str(exp))
     repaired_snapshot = repair_torn_snapshot(exp)
     if repaired_snapshot is not None:
         logger.warning("%s", repaired_snapshot)

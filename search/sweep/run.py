@@ -17,6 +17,7 @@ from search.sweep.experiment import (
     write_spec,
 )
 from search.sweep.lease import experiment_lease
+from search.sweep.placement import check_placeable, cluster_capacity, local_capacity
 from search.sweep.preflight import check_runnable
 from search.sweep.ray_session import ensure_ray, trial_environment
 from search.version import versions
@@ -70,17 +71,26 @@ def run_sweep(
     path = experiment_dir(root, name or spec.name)
     ensure_new(path)
     data = check_runnable(spec, source=source)  # bad input fails before Ray starts
+    if address is None:  # the embedded Ray gets this machine: a trial must fit it
+        check_placeable(spec, local_capacity(), source=source)
     probe_storage(root)  # the first write, once the input is known to be good
     with experiment_lease(path, command="run", take_over=take_over):
         ensure_new(path)  # a driver that held the lease just before may have started it
         with driver_logs(path, verbose=verbose) as log_file:
-            return _start(spec, path, address, data, log_file)
+            return _start(spec, path, address, data, log_file, source=source)
 
 
 def _start(
-    spec: SweepSpec, path: Location, address: str | None, data: Any, log_file: Path | None
+    spec: SweepSpec,
+    path: Location,
+    address: str | None,
+    data: Any,
+    log_file: Path | None,
+    *,
+    source: str,
 ) -> SweepSummary:
     ensure_ray(address, trials_at_once=spec.search.max_concurrent, log_to_driver=log_file is None)
+    check_placeable(spec, cluster_capacity(), source=source)  # a cluster's, or a running Ray's
     import ray
 
     # Into the object store now, and no driver copy for the rest of the sweep: trials map the
