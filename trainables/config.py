@@ -211,3 +211,12 @@ def trial_key(config: Mapping[str, Any], sweep_seed: int) -> str:
 def trial_seed(config: Mapping[str, Any], sweep_seed: int) -> int:
     """The seed of every RNG in a trial, derived from ``trial_key``."""
     return int(trial_key(config, sweep_seed)[:8], 16) & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class DataParallel:
+    """A data-parallel trial: a Ray Train run of ``workers`` ranks with these resources each."""
+
+    workers: int
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0

@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -56,6 +56,15 @@ class Feed(Protocol):
     def train_batches(self, epoch: int, *, skip: int) -> Iterator[Any]: ...
 
     def val_batches(self) -> Iterator[Any]: ...
+
+
+@runtime_checkable
+class Sharded(Protocol):
+    """A feed of one rank's share of every global batch (``trainables.distributed``)."""
+
+    def share(self, n: int) -> tuple[float, int]: ...  # the loss weight, the examples counted
+
+    def all_sum(self, *values: float) -> tuple[float, ...]: ...  # summed over the ranks
 
 
 @dataclass
@@ -204,15 +213,20 @@ def train_epoch(state: TrainState, feed: Feed, *, on_step: OnStep | None = None)
     device_sum = torch.zeros((), device=feed.device) if on_device else None
     skip = state.position
     non_blocking = on_device
+    sharded = feed if isinstance(feed, Sharded) else None
     for i, batch in enumerate(feed.train_batches(state.next_epoch, skip=skip), start=skip):
         result = stepper.train(model, to_device(batch, feed.device, non_blocking=non_blocking))
         loss = result.loss / accumulate if accumulate > 1 else result.loss
+        n = result.n
+        if sharded is not None:  # this rank's share of a global batch, weighted by its size
+            weight, n = sharded.share(result.n)
+            loss = loss * weight
         (state.scaler.scale(loss) if state.scaler is not None else loss).backward()
         if device_sum is not None:
-            device_sum += result.loss.detach().float() * result.n
+            device_sum += result.loss.detach().float() * n
         else:
-            state.loss_sum += result.loss.item() * result.n
-        state.seen += result.n
+            state.loss_sum += result.loss.item() * n
+        state.seen += n
         state.position = i + 1
         if state.position % accumulate == 0 or state.position == total:
             _optimizer_step(state, per_step)
@@ -222,7 +236,10 @@ def train_epoch(state: TrainState, feed: Feed, *, on_step: OnStep | None = None)
         _optimizer_step(state, per_step)
     if device_sum is not None:
         state.loss_sum += float(device_sum)
-    mean = state.loss_sum / max(1, state.seen)
+    loss_sum, seen = state.loss_sum, float(state.seen)
+    if sharded is not None:  # the epoch's loss over every rank's examples
+        loss_sum, seen = sharded.all_sum(loss_sum, seen)
+    mean = loss_sum / max(1.0, seen)
     state.position, state.epoch_rng = 0, None
     return mean
 

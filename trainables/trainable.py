@@ -23,7 +23,7 @@ from trainables.checkpoint import (
     has_state,
     save_checkpoint,
 )
-from trainables.config import TrainConfig, trial_key, trial_seed
+from trainables.config import DataParallel, TrainConfig, trial_key, trial_seed
 from trainables.data import Dataset
 from trainables.layout import trial_dir_name
 from trainables.loop import Feed, TensorData, TrainState, build_state, run_epoch
@@ -58,6 +58,7 @@ class TrialSettings:
     trial_data: TrialDataSpec | None = None  # images or your factory: opened in the trial
     every_steps: int | None = None  # a checkpoint inside the epoch every N optimizer steps
     maximize: frozenset[str] = frozenset()  # metrics where more is better
+    data_parallel: DataParallel | None = None  # a Ray Train run of N ranks (ray_train.py)
 
 
 NODE_ID = "node_id"
@@ -108,16 +109,28 @@ def _restore_points(
     return candidates(trial_dirs, key=key)
 
 
-def _report(state: TrainState, metrics: dict, *, save: bool, key: str) -> None:
-    if not save:
+# Reports one epoch's metrics, with a checkpoint directory or None: to Tune, or (a rank of a
+# data-parallel trial, trainables.ray_train) to the Tune trial that drives the ranks.
+Report = Callable[[dict, str | None], None]
+
+
+def tune_report(metrics: dict, checkpoint: str | None) -> None:
+    if checkpoint is None:
         tune.report(metrics)
+    else:
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint))
+
+
+def _report(state: TrainState, metrics: dict, *, save: bool, trial: Trial) -> None:
+    if not save or not trial.writes:
+        trial.report(metrics, None)
         return
     with tempfile.TemporaryDirectory(prefix="raysweep-ckpt-") as directory:
-        save_checkpoint(state, directory, key=key)
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+        save_checkpoint(state, directory, key=trial.key)
+        trial.report(metrics, directory)
 
 
-def _replay(state: TrainState, known: int, point: RestorePoint | None) -> bool:
+def _replay(state: TrainState, known: int, point: RestorePoint | None, trial: Trial) -> bool:
     """Re-report epochs that finished before a crash but that Tune lost; True if diverged.
 
     The scheduler then sees exactly the results an uninterrupted run gave it, and nothing is
@@ -125,13 +138,13 @@ def _replay(state: TrainState, known: int, point: RestorePoint | None) -> bool:
     """
     lost = state.history[known:]
     for i, metrics in enumerate(lost):
-        if i == len(lost) - 1 and point is not None:
+        if i == len(lost) - 1 and point is not None and trial.writes:
             # A copy, so Tune never persists a checkpoint directory onto itself.
             with tempfile.TemporaryDirectory(prefix="raysweep-ckpt-") as directory:
                 point.directory.download(directory)
-                tune.report(dict(metrics), checkpoint=tune.Checkpoint.from_directory(directory))
+                trial.report(dict(metrics), directory)
         else:
-            tune.report(dict(metrics))
+            trial.report(dict(metrics), None)
     return bool(lost) and bool(lost[-1][names.DIVERGED])
 
 
@@ -144,6 +157,8 @@ class Trial:
     experiment: Location
     trial_dir: Location
     ledger: Ledger
+    report: Report = tune_report
+    writes: bool = True  # checkpoints, ledger and index: every trial, rank 0 of a parallel one
 
 
 def train_trial(config: dict, *, data: Dataset | None, settings: TrialSettings) -> None:
@@ -219,14 +234,26 @@ def open_feed(
 
 
 def _start(config: dict, settings: TrialSettings) -> Trial:
+    return make_trial(config, settings, tune.get_context().get_trial_id())
+
+
+def make_trial(
+    config: dict,
+    settings: TrialSettings,
+    trial_id: str,
+    *,
+    report: Report = tune_report,
+    writes: bool = True,
+) -> Trial:
     key = trial_key(config, settings.sweep_seed)
-    trial_id = tune.get_context().get_trial_id()
     return Trial(
         config=TrainConfig.from_dict(config),
         key=key,
         experiment=settings.experiment,
         trial_dir=settings.experiment / trial_dir_name(trial_id),
         ledger=Ledger(settings.experiment, key, trial_id),
+        report=report,
+        writes=writes,
     )
 
 
@@ -257,8 +284,9 @@ def _catch_up(
     re-report what Tune lost but the checkpoint has. True if the trial had diverged."""
     while state.next_epoch < known:
         run_epoch(state, tensors)
-        trial.ledger.record(state.next_epoch)
-    return _replay(state, known, point)
+        if trial.writes:
+            trial.ledger.record(state.next_epoch)
+    return _replay(state, known, point, trial)
 
 
 def _in_epoch_saver(trial: Trial, every: int | None) -> Callable[[TrainState], None] | None:
@@ -284,21 +312,22 @@ def _train(state: TrainState, tensors: Feed, trial: Trial, settings: TrialSettin
     """3. Train the remaining epochs, one report each."""
     node = _node_id()
     indexed = False
-    on_step = _in_epoch_saver(trial, settings.every_steps)
+    on_step = _in_epoch_saver(trial, settings.every_steps) if trial.writes else None
     while state.next_epoch < trial.config.epochs:
         metrics = run_epoch(state, tensors, on_step=on_step)
         reported = {**metrics, NODE_ID: node}  # which machine trained it (not checkpointed)
-        trial.ledger.record(state.next_epoch)
+        if trial.writes:
+            trial.ledger.record(state.next_epoch)
         if metrics[names.DIVERGED]:
             # Divergence is deterministic: end the trial with its worst-case result, don't retry.
-            _report(state, reported, save=False, key=trial.key)
+            _report(state, reported, save=False, trial=trial)
             return
         value = float(metrics[settings.metric])
         if _is_better(value, state.best_metric, settings.mode):
             state.best_metric = value
         last = state.next_epoch == trial.config.epochs
         save = last or state.next_epoch % settings.checkpoint_every == 0
-        if save and not indexed:
+        if save and not indexed and trial.writes:
             record_trial_dir(trial.experiment, trial.key, trial.trial_dir)
             indexed = True
-        _report(state, reported, save=save, key=trial.key)
+        _report(state, reported, save=save, trial=trial)

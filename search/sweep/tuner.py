@@ -6,6 +6,7 @@ which of theirs, and with what settings.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ray import tune
@@ -18,6 +19,7 @@ from search.sweep.schedulers import build_scheduler
 from search.sweep.searcher import build_searcher
 from search.sweep.searcher_state import ReconcileCallback
 from search.sweep.snapshot import SnapshotKeeper
+from trainables.config import DataParallel
 from trainables.layout import trial_dir_of
 from trainables.storage import Location
 from trainables.trainable import TrialSettings, train_trial
@@ -29,24 +31,56 @@ def build_trainable(spec: SweepSpec, *, experiment: Location, data: Any = None) 
     if data is None and trial_data is None:
         data, _ = load_data(spec.data)  # the test split stays in the driver
     workers = 0 if trial_data is None else trial_data.loader.num_workers
+    resources = spec.resources
     settings = TrialSettings(
         sweep_seed=spec.search.seed,
         metric=spec.metric.name,
         mode=spec.metric.mode,
         checkpoint_every=spec.checkpoint.every,
         # Loader workers are counted in the trial's CPUs: torch gets the rest.
-        threads=max(1, int(spec.resources.cpus_per_trial) - workers),
+        threads=max(1, resources.threads - workers),
         experiment=experiment,
         architecture=spec.architecture,
         recipe=spec.recipe,
         trial_data=trial_data,  # images and your data sets are opened inside each trial
         every_steps=spec.every_steps,
         maximize=frozenset(o.name for o in spec.objectives if o.mode == "max"),
+        data_parallel=_data_parallel(spec),
     )
+    if resources.distributed:
+        return _data_parallel_trainable(data, settings)
     # with_parameters puts the data set in the object store once; trials map it zero-copy.
     return tune.with_resources(
         tune.with_parameters(train_trial, data=data, settings=settings),
         {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
+    )
+
+
+def _data_parallel(spec: SweepSpec) -> DataParallel | None:
+    r = spec.resources
+    if not r.distributed:
+        return None
+    return DataParallel(r.workers_per_trial, r.cpus_per_worker, r.gpus_per_worker)
+
+
+# A data-parallel trial's Tune trial only drives its Ray Train workers, which Ray Train places
+# itself. Tune refuses a request of nothing at all, so the driver holds one byte of memory.
+DRIVER_RESOURCES: dict[str, float] = {"cpu": 0.0, "memory": 1.0}
+
+
+def _data_parallel_trainable(data: Any, settings: TrialSettings) -> Any:
+    import ray
+
+    from trainables.ray_train import train_data_parallel
+
+    if data is not None and not isinstance(data, ray.ObjectRef):
+        data = ray.put(data)
+    # In a tuple, the reference reaches the Train workers unresolved: each maps the table from
+    # the object store itself.
+    wrapped = None if data is None else (data,)
+    return tune.with_resources(
+        tune.with_parameters(train_data_parallel, data=wrapped, settings=settings),
+        DRIVER_RESOURCES,
     )
 
 
@@ -109,6 +143,7 @@ def build_tuner(
     """The ``tune.Tuner`` that runs ``spec`` as the experiment at ``experiment`` (``earlier``:
     a rebuilt sweep's trial configs, proposed again after the baselines)."""
     scheduler = build_scheduler(spec.scheduler, space=spec.space)
+    spec = _placeable_concurrency(spec)
     search_alg, param_space = build_searcher(spec, experiment=experiment, earlier=earlier)
     callbacks = build_callbacks(
         spec, experiment=experiment, search_alg=search_alg, scheduler=scheduler
@@ -127,3 +162,13 @@ def build_tuner(
         ),
         run_config=build_run_config(spec, experiment=experiment, callbacks=callbacks),
     )
+
+
+def _placeable_concurrency(spec: SweepSpec) -> SweepSpec:
+    """Data-parallel trials: no more at once than the cluster can place all the workers of."""
+    if not spec.resources.distributed:
+        return spec
+    from search.sweep.placement import cluster_capacity, trials_at_once
+
+    at_once = trials_at_once(spec, cluster_capacity())
+    return replace(spec, search=replace(spec.search, max_concurrent=at_once))
