@@ -18,6 +18,7 @@ epoch and returns, and the Ray Train run ends with them.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -48,6 +49,10 @@ logger = logging.getLogger(__name__)
 CONTINUE, STOP = "continue", "stop"
 TRAIN_DIR = "ray_train"  # Ray Train's own run files, inside the trial directory
 POLL_S = 1.0
+# How long a stopped trial waits for its Ray Train run to end. Tune reuses a trial's actor only
+# when the trial's thread ends within TUNE_FUNCTION_THREAD_TIMEOUT_S (2 s by default), which a
+# data-parallel trial raises in its own process to cover this wait.
+STOP_WAIT_S = 30
 
 
 class TrialStopped(Exception):
@@ -94,11 +99,28 @@ class RankReport:
         answer = CONTINUE
         if self.rank == 0:
             files = None if checkpoint is None else _files(checkpoint)
-            self.relay.reports.put({"metrics": metrics, "files": files})
-            answer = self.relay.answers.get()
+            try:
+                self.relay.reports.put({"metrics": metrics, "files": files})
+                answer = self.relay.answers.get()
+            except Exception:  # the relay died with the Tune trial that owned it
+                _release_workers()
+                raise
         assert self.feed is not None  # created before any epoch is reported
         if self.feed.agree(answer == STOP):
             raise TrialStopped
+
+
+def _release_workers() -> None:
+    """The Tune trial is gone (Tune ended its actor before the Ray Train run ended): remove
+    this run's placement group, which ends every rank. Ray Train's own cleaner watches the
+    controller through the state API, which a Ray without a dashboard doesn't serve, and
+    would otherwise leave the workers' CPUs and GPUs held until the sweep's driver exits."""
+    from ray.util import get_current_placement_group, remove_placement_group
+
+    group = get_current_placement_group()
+    if group is not None:
+        logger.warning("the Tune trial driving this run is gone; ending its workers")
+        remove_placement_group(group)
 
 
 def train_data_parallel(
@@ -113,6 +135,8 @@ def train_data_parallel(
 
     group = settings.data_parallel
     assert group is not None  # tuner.build_trainable
+    # Read by Tune in this process when it reuses the actor for another trial.
+    os.environ["TUNE_FUNCTION_THREAD_TIMEOUT_S"] = str(STOP_WAIT_S + 5)
     relay = Relay.create()
     trial_id = tune.get_context().get_trial_id()
     with tempfile.TemporaryDirectory(prefix="raysweep-restore-") as scratch:
@@ -173,11 +197,13 @@ def _drive(trainer: Any, relay: Relay) -> None:
             _relay_to_tune(item)
             relay.answers.put(CONTINUE)
     except BaseException:  # Tune stopped the trial (SystemExit), or reporting failed
+        # The ranks return at the answer; the trial ends once its Ray Train run has, so that
+        # no workers outlive it (Tune then ends or reuses this actor).
         try:
             relay.answers.put(STOP, block=False)
         except Exception:  # a full queue or a lost actor: the ranks end with this actor
             pass
-        thread.join(timeout=30)
+        thread.join(timeout=STOP_WAIT_S)
         raise
     thread.join()
     if failure:

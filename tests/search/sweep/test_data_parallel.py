@@ -9,14 +9,28 @@ that resume, load and evaluate like any other trial's.
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import pandas as pd
 import pytest
+import torch
 
+from raysweep import load_model
+from search.results import load_results
+from search.results.evaluate import evaluate_experiment
+from search.results.export import export_experiment
 from search.spec import parse_spec
+from search.spec.data import load_data
+from search.sweep.run import run_sweep
 from search.sweep.tuner import build_tuner
 from tests.helpers import DELETE, spec_dict
+from trainables.checkpoint import load_checkpoint
+from trainables.config import TrainConfig
+from trainables.loop import TensorData, build_state, run_epoch
+from trainables.recovery import read_ledger
 from trainables.storage import Location
+
+CPU = torch.device("cpu")
 
 pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow]
 
@@ -60,3 +74,43 @@ def test_two_workers_train_like_one_with_the_same_global_batch(tmp_path):
         f"2 workers {two_s:.1f} s; mean epoch {epoch_s[0]:.3f} s vs {epoch_s[1]:.3f} s"
     )
     assert difference < 1e-5, (one[METRICS], two[METRICS])
+
+
+def test_asha_sweep_of_two_worker_trials_exports_evaluates_and_warm_starts(tmp_path):
+    raw = spec_dict(
+        {
+            "name": "ddp-asha",
+            "data.test_fraction": 0.2,
+            "search.num_samples": 4,
+            "resources": DELETE,
+            **TWO_WORKERS,
+        }
+    )
+    summary = run_sweep(parse_spec(raw), storage=str(tmp_path / "runs"))
+    exp = tmp_path / "runs" / "ddp-asha"
+    assert summary.num_trials == 4 and summary.num_errors == 0 and not summary.interrupted
+    trials = load_results(str(exp)).trials
+    # One report per epoch reached Tune, and no rank trained past the epoch ASHA stopped at.
+    ledger = read_ledger(exp)
+    trained = Counter(e["trial_id"] for entries in ledger.values() for e in entries)
+    assert {t.trial_id: t.epochs_completed for t in trials} == dict(trained)
+    print("epochs per trial:", sorted(trained.values()))
+
+    # The best checkpoint: a named model file, the test split, a single-worker warm start.
+    exported = export_experiment(str(exp), str(tmp_path / "best.parquet"), top=1)
+    assert exported.models == 1
+    model = load_model(next(exported.model_dir.iterdir()))
+    assert model(torch.zeros(2, 64)).shape == (2, 10)
+    _, rows, _ = evaluate_experiment(str(exp), top=1)
+    assert rows and rows[0].test_score > 0.5
+
+    best = next(t for t in trials if t.rank == 1)
+    state = build_state(
+        TrainConfig.from_dict(best.config), n_inputs=64, n_outputs=10, seed=1, device=CPU
+    )
+    load_checkpoint(state, best.checkpoint.path)
+    resumed_at = state.next_epoch
+    assert 1 <= resumed_at <= best.epochs_completed
+    data, _ = load_data(parse_spec(raw).data)
+    metrics = run_epoch(state, TensorData.from_dataset(data, CPU))
+    assert metrics["epoch"] == resumed_at + 1 and not metrics["diverged"]
