@@ -175,8 +175,8 @@ def test_ctrl_c_stops_cleanly_and_an_interrupted_sweep_can_be_inspected(tmp_path
     assert f"raysweep resume {exp}" in log.read_text()
     assert main(["status", str(exp)]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[2].split()[:3] == ["trial", "status", "epochs"]
-    rows = itertools.takewhile(bool, table[3:])  # the notes below the table follow a blank line
+    assert table[3].split()[:3] == ["trial", "status", "epochs"]
+    rows = itertools.takewhile(bool, table[4:])  # the notes below the table follow a blank line
     shown = {row.split()[0]: (row.split()[1], int(row.split()[2])) for row in rows}
     out = tmp_path / "partial.parquet"
     assert main(["export", str(exp), "-o", str(out)]) == 0
