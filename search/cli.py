@@ -182,10 +182,8 @@ def _print_summary(summary: SweepSummary) -> int:
         delta = ""
         if summary.baseline is not None:
             delta = f" ({summary.best.metric - summary.baseline.metric:+.4f} vs baseline)"
-        print(
-            f"best {summary.metric} ({summary.mode}): {summary.best.metric:.4f}{delta} "
-            f"trial {summary.best.trial_id}, {summary.best.epochs} epochs"
-        )
+        # Its trial and epochs are in the "recommended:" note below.
+        print(f"best {summary.metric} ({summary.mode}): {summary.best.metric:.4f}{delta}")
         print(f"best config: {json.dumps(summary.best.config)}")
     for note in summary.notes:
         print(note)
