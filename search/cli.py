@@ -96,6 +96,16 @@ def _add_take_over_arg(p: argparse.ArgumentParser) -> None:
 def _add_results_commands(commands: Any) -> None:
     status = commands.add_parser("status", help="trials of an experiment, without starting Ray")
     status.add_argument("experiment", help=EXPERIMENT_HELP)
+    shown = status.add_mutually_exclusive_group()
+    shown.add_argument("--all", action="store_true", help="every trial, not only the first 20")
+    shown.add_argument("--limit", type=int, default=20, help="the first N trials (default 20)")
+    status.add_argument(
+        "--sort",
+        default="rank",
+        metavar="METRIC_OR_COLUMN",
+        help="order by a metric (best first), a hyperparameter, or rank, trial (creation "
+        "order), status, epochs, vs_base; a leading - reverses it (--sort=-lr). Default: rank",
+    )
 
     export = commands.add_parser("export", help="trials, best configs or curves as Parquet")
     export.add_argument("experiment", help=EXPERIMENT_HELP)
@@ -172,10 +182,8 @@ def _print_summary(summary: SweepSummary) -> int:
         delta = ""
         if summary.baseline is not None:
             delta = f" ({summary.best.metric - summary.baseline.metric:+.4f} vs baseline)"
-        print(
-            f"best {summary.metric} ({summary.mode}): {summary.best.metric:.4f}{delta} "
-            f"trial {summary.best.trial_id}, {summary.best.epochs} epochs"
-        )
+        # Its trial and epochs are in the "recommended:" note below.
+        print(f"best {summary.metric} ({summary.mode}): {summary.best.metric:.4f}{delta}")
         print(f"best config: {json.dumps(summary.best.config)}")
     for note in summary.notes:
         print(note)
@@ -232,7 +240,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     from search.results.status import experiment_status
 
-    print("\n".join(experiment_status(args.experiment)))
+    limit = None if args.all else args.limit
+    print("\n".join(experiment_status(args.experiment, limit=limit, sort=args.sort)))
     return EXIT_OK
 
 

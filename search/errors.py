@@ -15,6 +15,10 @@ class ResumeError(RaysweepError):
     """A directory can't be resumed: not a raysweep experiment, or its spec was changed."""
 
 
+class NotAnExperimentError(ResumeError):
+    """A directory that exists holds no raysweep spec: no sweep was ever saved in it."""
+
+
 class StorageError(RaysweepError):
     """The experiment storage can't be written (checked with a probe file before a sweep)."""
 

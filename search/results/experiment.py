@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from search.errors import ResumeError
+from search.errors import NotAnExperimentError, ResumeError
 from search.spec import SweepSpec, load_spec
 from trainables.layout import BASELINE_FILE, BUDGET_FILE, SPEC_FILE
 from trainables.storage import Location
@@ -22,7 +22,7 @@ def experiment_path(path: str | os.PathLike[str] | Location) -> Location:
     if not found:
         raise ResumeError(f"{path}: no such experiment directory")
     if not is_experiment:
-        raise ResumeError(f"{path}: not a raysweep experiment (no {SPEC_FILE} in it)")
+        raise NotAnExperimentError(f"{path}: not a raysweep experiment (no {SPEC_FILE} in it)")
     return exp
 
 

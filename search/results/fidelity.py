@@ -82,6 +82,12 @@ def fidelity_lines(results: ExperimentResults) -> list[str]:
         for a in agreement
     ]
     n = max(a.trials for a in agreement)
+    if n < MIN_TRIALS:
+        more = MIN_TRIALS - n
+        return [
+            f"rung agreement with final {results.spec.metric.name}: needs {MIN_TRIALS} trials "
+            f"trained to the end, {more} more than the {n} so far"
+        ]
     lines = [
         f"rung agreement with final {results.spec.metric.name} (Spearman, {n} finished "
         f"trials): {', '.join(cells)}"

@@ -78,7 +78,10 @@ def parse_data(s: Section) -> DataSpec:
     seed = s.take("seed", int, 0, check=lambda v: 0 <= v < 2**32, expect="in [0, 2**32)")
     given = [k for k in SOURCES if k in s.raw]
     if len(given) > 1:
-        s.fail(f"`data` takes one of {list(SOURCES)}, but got {given}")
+        s.fail(
+            "`data` takes either `dataset` (built-in), `path` (your table), `images` (a "
+            f"folder) or `factory` (your data sets), not several; got {given}"
+        )
     if given and given[0] != "dataset":
         loader = parse_loader(s.sub("loader"))
         if given[0] == "path":

@@ -64,6 +64,20 @@ class TrackingSpec:
 
     mlflow: str | None = None  # tracking URI, e.g. sqlite:///mlflow.db or http://host:5000
     experiment: str | None = None  # MLflow experiment name (default: the sweep's name)
+    wandb: WandbSpec | None = None  # Weights & Biases: one run per trial
+
+
+WANDB_MODES = ("online", "offline", "disabled")
+
+
+@dataclass(frozen=True)
+class WandbSpec:
+    """``tracking.wandb``: what ``wandb.init`` gets for each trial's run."""
+
+    project: str | None = None  # default: the sweep's name
+    entity: str | None = None  # default: the logged-in user's
+    group: str | None = None  # default: the sweep's name
+    mode: str = "online"  # offline: run files only, synced later with `wandb sync`
 
 
 def parse_checkpoint(s: Section) -> CheckpointSpec:
@@ -144,8 +158,20 @@ def parse_tracking(s: Section) -> TrackingSpec:
     """The URI only; whether MLflow is installed is checked before a run, not when reading."""
     uri = s.take("mlflow", str, None, check=bool, expect="a tracking URI")
     experiment = s.take("experiment", str, None, check=bool, expect="a non-empty name")
+    wandb = parse_wandb(s.sub("wandb")) if s.raw.get("wandb") is not None else None
     s.done()
-    return TrackingSpec(uri, experiment)
+    return TrackingSpec(uri, experiment, wandb)
+
+
+def parse_wandb(s: Section) -> WandbSpec:
+    """Names only; whether wandb is installed is checked before a run, not when reading."""
+    names = {
+        key: s.take(key, str, None, check=bool, expect="a non-empty name")
+        for key in ("project", "entity", "group")
+    }
+    wandb = WandbSpec(**names, mode=s.choice("mode", WANDB_MODES, "online"))
+    s.done()
+    return wandb
 
 
 def parse_fixed(s: Section, space: Mapping[str, ParamSpec]) -> dict[str, Any]:

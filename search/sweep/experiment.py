@@ -48,21 +48,21 @@ def experiment_dir(storage: Location, name: str) -> Location:
     return storage / name
 
 
-def _holds_more_than_a_lease(path: Location) -> bool:
-    """Anything in it but a lease (a driver that stopped before writing left one behind)
-    and a log file (a start that failed before the sweep was written: Ray's error)."""
-    lease = (path / LEASE_FILE).path
+def _started(path: Location) -> bool:
+    """Anything in it but what a start writes before Tune does: the spec and its identity
+    (written first), the lease and the log (a start killed or failed before Tune began)."""
+    before_tune = {(path / f).path for f in (LEASE_FILE, IDENTITY_FILE)}
     for child in path.children():
-        if child.name == LOG_FILE:
+        if child.name in (LOG_FILE, SPEC_FILE):
             continue
-        if child.name != STATE_DIR or any(c.path != lease for c in child.children()):
+        if child.name != STATE_DIR or any(c.path not in before_tune for c in child.children()):
             return True
     return False
 
 
 def ensure_new(path: Location) -> None:
     try:
-        taken = _holds_more_than_a_lease(path)
+        taken = _started(path)
     except (OSError, ValueError):  # unreachable storage: the probe says why, in one line
         return
     if taken:
@@ -73,10 +73,18 @@ def ensure_new(path: Location) -> None:
 
 
 def write_spec(
-    path: Location, spec_yaml: str, *, identity: Mapping[str, Any], provenance: dict[str, str]
+    path: Location,
+    spec_yaml: str,
+    *,
+    identity: Mapping[str, Any],
+    provenance: dict[str, str],
+    keep_existing: bool = False,
 ) -> None:
     """Save the spec a sweep runs under, with provenance, so the directory describes itself,
-    and the parts of it that a resume must not change."""
+    and the parts of it that a resume must not change. ``keep_existing``: not over a spec
+    that is there already (another driver's, until the lease says whose it is)."""
+    if keep_existing and (path / SPEC_FILE).exists():
+        return
     header = "".join(f"# {k}: {v}\n" for k, v in provenance.items())
     (path / IDENTITY_FILE).write_text(json.dumps(identity, sort_keys=True, indent=1))
     (path / SPEC_FILE).write_text(header + spec_yaml)

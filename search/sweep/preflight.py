@@ -172,6 +172,13 @@ def _check_factory(spec: SweepSpec, source: str) -> None:
 
 
 def _check_tracking(spec: SweepSpec, source: str) -> None:
+    if spec.tracking.wandb is not None:
+        try:
+            import wandb  # noqa: F401
+        except ImportError:
+            raise SpecError(
+                f"{source}: `tracking.wandb` needs wandb: pip install 'raysweep[wandb]'"
+            ) from None
     if spec.tracking.mlflow is None:
         return
     try:

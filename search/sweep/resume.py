@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import shlex
 from pathlib import Path
 from typing import Any
 
 from search._tune_compat import latest_checkpoint_result
-from search.errors import ResumeError
+from search.errors import NotAnExperimentError, ResumeError
 from search.results import experiment_path, read_spec
 from search.spec import SweepSpec
 from search.sweep.experiment import read_identity
@@ -19,6 +20,7 @@ from search.sweep.rebuild import rebuild
 from search.sweep.run import SweepSummary, fit_and_summarize, run_existing
 from search.sweep.snapshot import repair_torn_snapshot
 from search.views.watch import driver_logs
+from trainables.layout import SPEC_FILE
 from trainables.storage import Location
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,20 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
             out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
         return out
     return {prefix: value}
+
+
+def experiment_to_resume(path: str) -> Location:
+    """The experiment at ``path``; for a folder a start left before it saved its spec (or any
+    folder with none), the ``raysweep run`` that starts it, in one line."""
+    try:
+        return experiment_path(path)
+    except NotAnExperimentError:
+        exp = Location.of(path)
+        storage, name = shlex.quote(str(exp.parent)), shlex.quote(exp.name)
+        raise ResumeError(
+            f"{path}: nothing to resume (no {SPEC_FILE} in it); start the sweep with  "
+            f"raysweep run SPEC.yaml --storage {storage} --name {name}"
+        ) from None
 
 
 def check_unchanged(exp: Location, spec: SweepSpec) -> None:
@@ -99,7 +115,7 @@ def resume_sweep(
 
     The experiment's lease is held throughout (``take_over`` replaces another driver's).
     Shown as ``run_sweep`` shows a sweep; the log file is appended to."""
-    exp = experiment_path(path)
+    exp = experiment_to_resume(path)
     spec = read_spec(exp, overrides)
     check_unchanged(exp, spec)
     with experiment_lease(exp, command="resume", take_over=take_over):

@@ -74,8 +74,11 @@ def run_sweep(
     if address is None:  # the embedded Ray gets this machine: a trial must fit it
         check_placeable(spec, local_capacity(), source=source)
     probe_storage(root)  # the first write, once the input is known to be good
+    # The spec before the lease and the log: an experiment folder that exists can be resumed.
+    _write_spec(spec, path, keep_existing=True)
     with experiment_lease(path, command="run", take_over=take_over):
         ensure_new(path)  # a driver that held the lease just before may have started it
+        _write_spec(spec, path)  # ours now, over a spec a start killed early left behind
         with driver_logs(path, verbose=verbose) as log_file:
             return _start(spec, path, address, data, log_file, source=source)
 
@@ -114,8 +117,18 @@ def run_existing(
     from search.sweep.tuner import build_tuner
 
     tuner = build_tuner(spec, experiment=path, data=data, earlier=earlier)
-    write_spec(path, spec.to_yaml(), identity=spec.identity(), provenance=versions())
+    _write_spec(spec, path)
     return fit_and_summarize(tuner, spec, path, log_file=log_file)
+
+
+def _write_spec(spec: SweepSpec, path: Location, *, keep_existing: bool = False) -> None:
+    write_spec(
+        path,
+        spec.to_yaml(),
+        identity=spec.identity(),
+        provenance=versions(),
+        keep_existing=keep_existing,
+    )
 
 
 def fit_and_summarize(

@@ -88,9 +88,10 @@ def build_callbacks(
     spec: SweepSpec, *, experiment: Location, search_alg: Any, scheduler: Any
 ) -> list[tune.Callback]:
     # Set right after a restore, whose searcher snapshot may be older or newer than its trials.
+    marker = BaselineMarker(experiment, scheduler)
     callbacks: list[tune.Callback] = [
         ReconcileCallback(search_alg),
-        BaselineMarker(experiment, scheduler),
+        marker,
         SnapshotKeeper(experiment),  # a full disk can tear Tune's snapshot: keep a good copy
     ]
     if spec.scheduler.type == "asha":  # the one Tune scheduler with save/restore
@@ -105,6 +106,10 @@ def build_callbacks(
                 save_artifact=False,
             )
         )
+    if spec.tracking.wandb is not None:
+        from search.sweep.wandb_runs import build_wandb_callback
+
+        callbacks.append(build_wandb_callback(spec.tracking.wandb, experiment, marker))
     return callbacks
 
 

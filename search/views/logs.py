@@ -41,6 +41,26 @@ class TuneRestoreHint(logging.Filter):
         return "Tuner.restore(" not in record.getMessage()
 
 
+class DroppingFileHandler(logging.FileHandler):
+    """The log file, which lives on the experiment's storage: a record that storage refuses
+    (full, read-only, denied) is dropped quietly, and closing never raises. The sweep says
+    in one line why it stopped; a log that can't be written is never the reason for a
+    traceback (Python's ``--- Logging error ---`` included)."""
+
+    def __init__(self, path: Path) -> None:
+        # Opened with the first record, so a refused open is dropped like a refused write.
+        super().__init__(path, encoding="utf-8", delay=True)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:  # the buffered records could not be flushed: dropped
+            pass
+
+
 class _OneLine(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = record.getMessage().strip().splitlines()[0].rstrip(": ")
@@ -63,8 +83,11 @@ def captured_logs(log_file: Path, *, terminal: TextIO | None = None) -> Iterator
     import optuna.logging
 
     optuna.logging.get_logger("optuna")  # Optuna adds its stderr handler on first use: now
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    to_file = logging.FileHandler(log_file, encoding="utf-8")
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # the storage refuses writes: the records are dropped (see the handler)
+        pass
+    to_file = DroppingFileHandler(log_file)
     to_file.setFormatter(logging.Formatter(LOG_FORMAT))
     handlers = [to_file, _terminal_handler(terminal or sys.stderr)]
     saved = {}

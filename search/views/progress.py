@@ -166,8 +166,9 @@ def header_line(p: SweepProgress, log_file: str | None) -> str:
     return f"sweep {p.name}: {p.total} trials, metric {p.metric} ({p.mode}){log}"
 
 
-def status_lines(p: SweepProgress) -> list[str]:
-    """The live view: progress, counts, epochs, baseline, best (with delta and config)."""
+def status_lines(p: SweepProgress, *, final: bool = False) -> list[str]:
+    """The live view: progress, counts, epochs, baseline, best (with delta and config).
+    ``final``: the panel left on screen above the summary, which says baseline and best."""
     budget = f" of {p.epoch_budget}" if p.epoch_budget else ""
     time_budget = f" (time budget {clock(p.time_budget_s)})" if p.time_budget_s else ""
     lines = [
@@ -177,6 +178,8 @@ def status_lines(p: SweepProgress) -> list[str]:
         f"errored {p.count(ERROR)}   diverged {p.count(DIVERGED)}   "
         f"epochs trained {p.epochs}{budget}",
     ]
+    if final:
+        return lines
     base = p.baseline
     lines.append(
         f"baseline {p.metric} {_value(base.best if base else None)}"

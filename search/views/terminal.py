@@ -70,13 +70,14 @@ class LiveOutput:
         self.console = console
         self.live: Any = None
         self.lock = threading.Lock()  # rich redraws from its own thread
+        self.final = False
 
     def _panel(self, progress: SweepProgress) -> Any:
         from rich.panel import Panel
         from rich.text import Text
 
         with self.lock:
-            body = "\n".join(status_lines(progress))
+            body = "\n".join(status_lines(progress, final=self.final))
         return Panel(Text(body), title=f"raysweep {progress.name}", expand=False)
 
     def start(self, progress: SweepProgress, log_file: str | None) -> None:
@@ -104,8 +105,9 @@ class LiveOutput:
         self.console.print(message, highlight=False, soft_wrap=True, style="red")
 
     def close(self, progress: SweepProgress) -> None:
+        self.final = True  # the summary printed below says the baseline and the best
         if self.live is not None:
-            self.live.stop()  # leaves the last panel on screen
+            self.live.stop()  # leaves the last panel on screen, drawn once more
             self.live = None
 
 

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from search.cli import main
-from search.errors import LeaseHeldError
+from search.errors import ExperimentExistsError, LeaseHeldError
 from search.results import load_results
-from search.sweep.experiment import ensure_new
+from search.sweep.experiment import ensure_new, write_spec
 from search.sweep.lease import TTL_ENV, Holder, acquire
 from search.sweep.lease_stores import (
     CheckedLeaseStore,
@@ -29,7 +29,7 @@ from search.sweep.lease_stores import (
 )
 from tests.helpers import spec_dict
 from tests.processes import RAYSWEEP, kill_group, trial_workers, wait_for
-from trainables.layout import LEASE_FILE
+from trainables.layout import LEASE_FILE, LOG_FILE, SPEC_FILE
 from trainables.recovery import read_ledger
 from trainables.storage import Location
 
@@ -38,7 +38,7 @@ from trainables.storage import Location
 RACER = """
 import sys, time
 from search.cli import main
-from search.errors import LeaseHeldError
+from search.errors import ExperimentExistsError, LeaseHeldError
 from search.sweep.lease import acquire
 from search.sweep.lease_stores import store_for
 from trainables.storage import Location
@@ -144,6 +144,19 @@ def test_an_experiment_holding_only_a_released_lease_is_still_new(tmp_path):
     acquire(exp, command="run").release()
     assert (tmp_path / "exp" / LEASE_FILE).exists()
     ensure_new(exp)  # a driver that stopped before writing anything left only the lease
+
+
+def test_a_start_killed_before_tune_began_leaves_an_experiment_run_starts_again(tmp_path):
+    exp = Location.of(tmp_path / "exp")
+    write_spec(exp, "name: first\n", identity={"a": 1}, provenance={})  # written first
+    acquire(exp, command="run").release()
+    (tmp_path / "exp" / LOG_FILE).write_text("Ray's start-up lines\n")
+    ensure_new(exp)
+    write_spec(exp, "name: second\n", identity={"a": 2}, provenance={}, keep_existing=True)
+    assert (tmp_path / "exp" / SPEC_FILE).read_text() == "name: first\n"  # not another's
+    (tmp_path / "exp" / "trial_0001").mkdir()  # Tune began: it is an experiment now
+    with pytest.raises(ExperimentExistsError, match="already exists; resume it"):
+        ensure_new(exp)
 
 
 def test_write_then_check_store_on_s3_refuses_a_second_holder(s3_bucket):

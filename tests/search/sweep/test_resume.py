@@ -18,6 +18,7 @@ from ray.tune import ExperimentAnalysis
 
 from search.cli import main
 from search.errors import ResumeError
+from search.results import load_results
 from search.spec import parse_spec
 from search.sweep.resume import resume_sweep
 from search.sweep.run import SweepSummary, run_sweep
@@ -174,8 +175,8 @@ def test_ctrl_c_stops_cleanly_and_an_interrupted_sweep_can_be_inspected(tmp_path
     assert f"raysweep resume {exp}" in log.read_text()
     assert main(["status", str(exp)]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[2].split()[:3] == ["trial", "status", "epochs"]
-    rows = itertools.takewhile(bool, table[3:])  # the notes below the table follow a blank line
+    assert table[3].split()[:3] == ["trial", "status", "epochs"]
+    rows = itertools.takewhile(bool, table[4:])  # the notes below the table follow a blank line
     shown = {row.split()[0]: (row.split()[1], int(row.split()[2])) for row in rows}
     out = tmp_path / "partial.parquet"
     assert main(["export", str(exp), "-o", str(out)]) == 0
@@ -197,10 +198,50 @@ def test_resume_refuses_a_missing_directory(tmp_path, capsys):
     assert "no such experiment directory" in capsys.readouterr().err
 
 
-def test_resume_refuses_a_directory_that_is_not_an_experiment(tmp_path, capsys):
-    (tmp_path / "x.txt").write_text("hi")
-    assert main(["resume", str(tmp_path)]) == 2
-    assert f"not a raysweep experiment (no {SPEC_FILE} in it)" in capsys.readouterr().err
+def test_resume_of_a_directory_with_nothing_to_resume_says_how_to_start_it(tmp_path, capsys):
+    exp = tmp_path / "runs" / "x"
+    exp.mkdir(parents=True)
+    (exp / "x.txt").write_text("hi")
+    assert main(["resume", str(exp)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {exp}: nothing to resume (no {SPEC_FILE} in it); start the sweep with  "
+        f"raysweep run SPEC.yaml --storage {tmp_path / 'runs'} --name x\n"
+    )
+
+
+KILLED_EARLY = {
+    "name": "early",
+    "fixed.epochs": 2,
+    "search.num_samples": 2,
+    "scheduler": {"type": "fifo"},
+}
+
+
+@pytest.mark.parametrize("seconds", [1, 3, 6])
+def test_a_run_killed_in_its_first_seconds_resumes_or_says_how_to_start_it(
+    tmp_path, capsys, seconds
+):
+    spec = write_spec(tmp_path, KILLED_EARLY)
+    exp = tmp_path / "runs" / "early"
+    proc = start_raysweep(["run", str(spec)], cwd=tmp_path, log=tmp_path / "run.log")
+    with pytest.raises(subprocess.TimeoutExpired):  # still starting when it is killed
+        proc.wait(timeout=seconds)
+    kill_group(proc)
+    left = sorted(str(p.relative_to(exp)) for p in exp.rglob("*")) if exp.exists() else []
+    with capsys.disabled():
+        print(f"\nkilled at {seconds} s, left: {left}")
+
+    code = main(["resume", str(exp)])
+    err = capsys.readouterr().err
+    if not exp.exists():
+        assert (code, err) == (2, f"error: {exp}: no such experiment directory\n")
+    elif not (exp / SPEC_FILE).exists():
+        assert code == 2 and err.count("\n") == 1, err
+        assert f"start the sweep with  raysweep run SPEC.yaml --storage {exp.parent}" in err
+    else:
+        assert code == 0, err
+        trials = load_results(str(exp)).trials
+        assert [t.status for t in trials] == ["terminated"] * 2
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from search.cli import EXIT_FAILED, EXIT_OK, main
 from search.results import load_results
 from search.sweep.snapshot import snapshot_files
 from tests.helpers import spec_dict
+from tests.processes import start_raysweep
 from trainables.layout import EARLIER_DIR, SNAPSHOT_DIR, TORN_DIR
 from trainables.recovery import read_ledger
 from trainables.storage import Location
@@ -83,6 +84,10 @@ def the_error_line(err: str) -> str:
     return lines[0]
 
 
+def assert_no_traceback(err: str) -> None:
+    assert "Traceback" not in err and "Logging error" not in err, err[-3000:]
+
+
 def assert_continued_from_checkpoints(exp: Path | Location, trial_ids: set[str]) -> None:
     results = load_results(str(exp))
     assert len(results.trials) == TRIALS  # no trial twice
@@ -106,9 +111,11 @@ def test_a_full_disk_stops_the_sweep_at_once_and_resume_continues_every_trial(
 
     code = main(["run", str(spec), "--storage", str(small_disk)])
     stopped = time.monotonic()
-    line = the_error_line(capsys.readouterr().err)
+    err = capsys.readouterr().err
+    line = the_error_line(err)
     assert code == EXIT_FAILED
     assert "No space left on device" in line and f"raysweep resume {exp}" in line, line
+    assert_no_traceback(err)  # raysweep.log is on the full disk too: its records are dropped
     seconds = stopped - filled[0]
     with capsys.disabled():
         print(f"\nfull disk -> sweep stopped: {seconds:.1f} s")
@@ -120,6 +127,70 @@ def test_a_full_disk_stops_the_sweep_at_once_and_resume_continues_every_trial(
     assert main(["resume", str(exp)]) == EXIT_OK
     out = capsys.readouterr()
     assert "(0 errored)" in out.out, out.out[-2000:]
+    assert_continued_from_checkpoints(exp, started)
+
+
+def chattr(flag: str, path: Path) -> None:
+    subprocess.run(["chattr", "-R", flag, str(path)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def immutable_later(tmp_path):
+    """``chattr -R +i`` on a folder when asked: every write in it fails with EPERM, root's
+    included (a chmod does not stop root). Undone at the end, so the folder can be removed."""
+    made: list[Path] = []
+    probe = tmp_path / "probe"
+    probe.write_text("")
+    chattr("+i", probe)
+    try:
+        probe.write_text("x")
+        pytest.skip("chattr +i does not refuse writes here")
+    except PermissionError:
+        pass
+    finally:
+        chattr("-i", probe)
+
+    def when(condition, folder: Path) -> threading.Thread:
+        def run() -> None:
+            deadline = time.monotonic() + 300
+            while not condition() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            made.append(folder)
+            chattr("+i", folder)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+    yield when
+    for folder in made:
+        chattr("-i", folder)
+
+
+def test_storage_that_refuses_writes_with_eperm_ends_in_one_line_and_resume_continues(
+    immutable_later, tmp_path, capsys
+):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(spec_dict(SPEC)))
+    storage = tmp_path / "runs"
+    exp = storage / "full"
+    immutable_later(lambda: checkpoint_count(exp) >= 3, exp)
+    log = tmp_path / "run.log"
+    # Its own process: what the user sees includes the log's closing at exit.
+    driver = start_raysweep(["run", str(spec), "--storage", str(storage)], cwd=tmp_path, log=log)
+    assert driver.wait(timeout=300) == EXIT_FAILED
+    said = log.read_text()
+    line = the_error_line(said)
+    assert "Operation not permitted" in line and f"raysweep resume {exp}" in line, line
+    assert_no_traceback(said)  # raysweep.log refuses writes too: its records are dropped
+    started = {p.name.removeprefix("trial_") for p in exp.glob("trial_*")}
+    assert started and len(started) < TRIALS  # stopped mid-sweep
+
+    chattr("-i", exp)  # fixed
+    assert main(["resume", str(exp)]) == EXIT_OK
+    out = capsys.readouterr()
+    assert "(0 errored)" in out.out, out.out[-2000:]
+    assert_no_traceback(out.err)
     assert_continued_from_checkpoints(exp, started)
 
 

@@ -25,6 +25,7 @@ from tests.processes import start_raysweep, wait_for
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
+# Where it is missing, `make test` installs `chromium` as root with apt (see the Makefile).
 CHROMIUM = os.environ.get("RAYSWEEP_CHROMIUM", "/usr/bin/chromium")
 DOCS_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
 
@@ -153,8 +154,9 @@ def _chromium() -> str:
     found = shutil.which(CHROMIUM) or shutil.which("chromium")
     if found is None:
         pytest.fail(
-            f"the dashboard's browser test needs Chromium at {CHROMIUM}: install it with "
-            "`apt-get install -y chromium` (.ci/run does), or point RAYSWEEP_CHROMIUM at one"
+            f"the dashboard's browser test needs Chromium (none at {CHROMIUM} or on PATH): "
+            "run `sudo apt-get install -y chromium` (`make test` does as root), or point "
+            "RAYSWEEP_CHROMIUM at one"
         )
     return found
 

@@ -86,3 +86,21 @@ def test_a_terminal_gets_the_live_panel_and_a_pipe_plain_lines_without_escape_co
     assert ESCAPE.search(drawn), "a terminal is redrawn in place"
     text = ESCAPE.sub("", drawn)
     assert "raysweep tiny" in text and "trials 3/4" in text and "best config" in text
+
+
+def test_the_final_panel_leaves_the_baseline_and_the_best_to_the_summary():
+    import io
+
+    from rich.console import Console
+
+    from search.views.terminal import LiveOutput
+
+    p = _progress()
+    assert status_lines(p, final=True) == status_lines(p)[:2]
+    console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    output = LiveOutput(console)
+    output.start(p, None)
+    output.close(p)
+    console.print(output._panel(p))  # the panel as it is left on screen
+    last = console.file.getvalue().rsplit("raysweep tiny", 1)[1]
+    assert "trials 3/4" in last and "best config" not in last and "baseline" not in last
