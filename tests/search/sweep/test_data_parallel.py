@@ -114,3 +114,58 @@ def test_asha_sweep_of_two_worker_trials_exports_evaluates_and_warm_starts(tmp_p
     data, _ = load_data(parse_spec(raw).data)
     metrics = run_epoch(state, TensorData.from_dataset(data, CPU))
     assert metrics["epoch"] == resumed_at + 1 and not metrics["diverged"]
+
+
+def test_a_killed_sweep_of_two_worker_trials_resumes_to_the_same_metrics(tmp_path):
+    import json
+    import signal
+
+    import yaml
+
+    from search.sweep.resume import resume_sweep
+    from tests.processes import kill_group, start_raysweep, wait_for
+
+    # Trials one at a time, so the uninterrupted run is deterministic trial by trial.
+    raw = spec_dict(
+        {
+            "name": "ddp-resume",
+            "fixed.epochs": 4,
+            "search.num_samples": 2,
+            "search.max_concurrent": 1,
+            "scheduler": {"type": "fifo"},
+            "resources": DELETE,
+            **TWO_WORKERS,
+        }
+    )
+    reference = run_sweep(parse_spec(raw), storage=str(tmp_path / "reference"))
+
+    def per_epoch(path) -> dict[str, list[tuple[float, float]]]:
+        out = {}
+        for trial in load_results(str(path)).trials:
+            assert trial.epochs_completed == 4, (trial.trial_id, trial.status)
+            frame = trial.history.sort_values("epoch").drop_duplicates("epoch", keep="last")
+            out[json.dumps(trial.config, sort_keys=True)] = list(
+                zip(frame["train_loss"].round(8), frame["val_loss"].round(8))
+            )
+        return out
+
+    expected = per_epoch(reference.path)
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(raw))
+    exp = tmp_path / "runs" / "ddp-resume"
+    proc = start_raysweep(["run", str(spec_file)], cwd=tmp_path, log=tmp_path / "run.log")
+
+    def first_trial_mid_way() -> bool:
+        entries = [e for es in (read_ledger(exp) if exp.exists() else {}).values() for e in es]
+        return any(e["epoch"] >= 2 for e in entries)
+
+    wait_for(first_trial_mid_way, timeout=240, what="epoch 2 of a trial", proc=proc)
+    kill_group(proc)
+    assert proc.returncode == -signal.SIGKILL
+
+    summary = resume_sweep(str(exp))
+    assert not summary.interrupted and summary.num_errors == 0
+    assert per_epoch(exp) == expected
+    trained = pd.DataFrame([e for es in read_ledger(exp).values() for e in es])
+    print("epochs trained per trial:", trained.groupby("trial_id").size().to_dict())
+    assert trained.groupby(["trial_id", "epoch"]).size().max() <= 2  # at most one epoch again
