@@ -82,3 +82,28 @@ def trials_at_once(spec: SweepSpec, capacity: Capacity) -> int:
     if r.gpus > 0:
         fits = min(fits, math.floor(capacity.gpus / r.gpus + 1e-9))
     return max(1, min(wanted, fits))
+
+
+def release_leftover_groups() -> int:
+    """Remove this driver's placement groups still held once ``Tuner.fit`` returned; how many.
+
+    Tune removes its trials' groups itself. A data-parallel trial's Ray Train run creates its
+    own, which Ray Train removes when its workers shut down, or else through a cleaner that
+    reads the state API, which a Ray started without a dashboard doesn't serve. A run stopped
+    by the scheduler was seen to leave its group behind, holding every worker's CPUs. A
+    group's id carries the id of the job that created it: only this driver's are touched.
+    """
+    import ray
+    from ray.util import placement_group_table, remove_placement_group
+    from ray.util.placement_group import PlacementGroup
+
+    job = ray.get_runtime_context().get_job_id()
+    removed = 0
+    for group_id, entry in placement_group_table().items():
+        if entry.get("state") == "REMOVED" or not group_id.endswith(job):
+            continue
+        from ray._raylet import PlacementGroupID
+
+        remove_placement_group(PlacementGroup(PlacementGroupID.from_hex(group_id)))
+        removed += 1
+    return removed

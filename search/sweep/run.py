@@ -151,8 +151,20 @@ def fit_and_summarize(
     except Exception as exc:
         stopped_by_storage(exc, triage, path.uri)
         raise
+    finally:
+        _release_leftovers(spec)
     summary = summarize(results.num_errors, spec, path)
     return replace(summary, log_file=None if log_file is None else str(log_file))
+
+
+def _release_leftovers(spec: SweepSpec) -> None:
+    if not spec.resources.distributed:
+        return
+    from search.sweep.placement import release_leftover_groups
+
+    removed = release_leftover_groups()
+    if removed:
+        logger.info("released %d placement groups the Ray Train runs left", removed)
 
 
 def summarize(num_errors: int, spec: SweepSpec, path: Location) -> SweepSummary:
