@@ -209,3 +209,12 @@ def trial_failures_triaged(triage: Callable[[Any, BaseException], str]) -> Itera
         yield
     finally:
         setattr(TuneController, "_process_trial_failure", original)
+
+
+def placement_group_of(group_id: str) -> Any:
+    """A ``PlacementGroup`` handle from the hex id ``placement_group_table`` lists (Ray 2.60
+    has no public constructor from an id)."""
+    from ray._raylet import PlacementGroupID
+    from ray.util.placement_group import PlacementGroup
+
+    return PlacementGroup(PlacementGroupID.from_hex(group_id))

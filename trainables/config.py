@@ -210,7 +210,11 @@ def trial_key(config: Mapping[str, Any], sweep_seed: int) -> str:
 
 def trial_seed(config: Mapping[str, Any], sweep_seed: int) -> int:
     """The seed of every RNG in a trial, derived from ``trial_key``."""
-    return int(trial_key(config, sweep_seed)[:8], 16) & 0x7FFFFFFF
+    return seed_of_key(trial_key(config, sweep_seed))
+
+
+def seed_of_key(key: str) -> int:
+    return int(key[:8], 16) & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,8 @@ import torch
 from torch.utils.data import Dataset, IterableDataset
 
 from trainables.config import TrainConfig
-from trainables.data import split_indices
 from trainables.factories import load_factory
-from trainables.image_folder import scan
+from trainables.image_folder import scan, split_files
 from trainables.images import ImageDataset
 from trainables.sources import FactorySource, ImageSource, TrialDataSpec
 
@@ -74,14 +73,7 @@ def _image_data(spec: TrialDataSpec, source: ImageSource) -> TrialData:
             n_classes=len(source.classes),
             input_shape=source.input_shape,
         )
-    files = scan(root, source.classes)
-    splits = split_indices(
-        files.labels,
-        len(files.paths),
-        val_fraction=spec.val_fraction,
-        test_fraction=spec.test_fraction,
-        seed=spec.seed,
-    )
+    files, splits = split_files(spec, source)
 
     def subset(idx: Any, *, train: bool) -> ImageDataset:
         return dataset(tuple(files.paths[i] for i in idx), files.labels[idx], train=train)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainables.data import split_indices
+from trainables.data import Splits, split_indices
 from trainables.sources import IMAGE_EXTENSIONS, ImageSource, TrialDataSpec
 
 SPLIT_FOLDERS = ("train", "val", "test")
@@ -109,12 +109,9 @@ def channel_stats(
     return tuple(round(float(m), 6) for m in mean), tuple(round(float(s), 6) for s in std)
 
 
-def training_paths(spec: TrialDataSpec, source: ImageSource) -> tuple[str, ...]:
-    """The training split's files (for its channel statistics)."""
-    root = Path(source.root).expanduser()
-    if has_split_folders(root):
-        return scan(root / "train", source.classes).paths
-    files = scan(root, source.classes)
+def split_files(spec: TrialDataSpec, source: ImageSource) -> tuple[ImageFiles, Splits]:
+    """A folder without split folders: its files, split as a table is (stratified, seeded)."""
+    files = scan(Path(source.root).expanduser(), source.classes)
     splits = split_indices(
         files.labels,
         len(files.paths),
@@ -122,4 +119,13 @@ def training_paths(spec: TrialDataSpec, source: ImageSource) -> tuple[str, ...]:
         test_fraction=spec.test_fraction,
         seed=spec.seed,
     )
+    return files, splits
+
+
+def training_paths(spec: TrialDataSpec, source: ImageSource) -> tuple[str, ...]:
+    """The training split's files (for its channel statistics)."""
+    root = Path(source.root).expanduser()
+    if has_split_folders(root):
+        return scan(root / "train", source.classes).paths
+    files, splits = split_files(spec, source)
     return tuple(files.paths[i] for i in splits.train)

@@ -28,10 +28,8 @@ from typing import Any
 import torch
 
 from trainables.checkpoint import checkpoint_epoch
-from trainables.config import trial_seed
 from trainables.distributed import ShardedFeed, data_parallel
 from trainables.layout import trial_dir_name
-from trainables.loop import build_state
 from trainables.storage import StorageRefused, refuses_writes
 from trainables.trainable import (
     TrialSettings,
@@ -40,7 +38,7 @@ from trainables.trainable import (
     _train,
     _tune_checkpoint,
     make_trial,
-    open_feed,
+    open_trial,
     tune_report,
 )
 
@@ -239,21 +237,9 @@ def _rank_main(loop_config: dict) -> None:
     torch.set_num_threads(settings.threads)
     device = ray.train.torch.get_device()
     data = None if loop_config["data"] is None else ray.get(loop_config["data"][0])
-    seed = trial_seed(config, settings.sweep_seed)
     report = RankReport(loop_config["relay"], rank)
     trial = make_trial(config, settings, loop_config["trial_id"], report=report, writes=rank == 0)
-    feed, n_inputs, n_outputs = open_feed(trial.config, data, settings, device, seed)
-    state = build_state(
-        trial.config,
-        n_inputs=n_inputs,
-        n_outputs=n_outputs,
-        seed=seed,
-        device=device,
-        architecture=settings.architecture,
-        recipe=settings.recipe,
-        steps_per_epoch=feed.steps or 1,
-    )
-    state.maximize = settings.maximize
+    feed, state = open_trial(trial, data, settings, device)
     sharded = data_parallel(state, feed, rank=rank, ranks=ranks)
     report.feed = sharded
     known, restored = loop_config["known"], loop_config["restored"]

@@ -23,7 +23,7 @@ from trainables.checkpoint import (
     has_state,
     save_checkpoint,
 )
-from trainables.config import DataParallel, TrainConfig, trial_key, trial_seed
+from trainables.config import DataParallel, TrainConfig, seed_of_key, trial_key
 from trainables.data import Dataset
 from trainables.layout import trial_dir_name
 from trainables.loop import Feed, TensorData, TrainState, build_state, run_epoch
@@ -181,19 +181,7 @@ def _train_trial(config: dict, *, data: Dataset | None, settings: TrialSettings)
     # More torch threads than the trial's CPUs is catastrophic when trials share a node.
     torch.set_num_threads(settings.threads)
     device = pick_device()
-    seed = trial_seed(config, settings.sweep_seed)
-    tensors, n_inputs, n_outputs = open_feed(trial.config, data, settings, device, seed)
-    state = build_state(
-        trial.config,
-        n_inputs=n_inputs,
-        n_outputs=n_outputs,
-        seed=seed,
-        device=device,
-        architecture=settings.architecture,
-        recipe=settings.recipe,
-        steps_per_epoch=tensors.steps or 1,
-    )
-    state.maximize = settings.maximize
+    tensors, state = open_trial(trial, data, settings, device)
     with tempfile.TemporaryDirectory(prefix="raysweep-restore-") as scratch:
         tune_checkpoint = _tune_checkpoint(scratch)
         known = 0 if tune_checkpoint is None else checkpoint_epoch(tune_checkpoint) or 0
@@ -231,6 +219,26 @@ def open_feed(
     n_classes = opened.n_classes
     n_outputs = (n_classes or 0) if settings.trial_data.task == "classification" else 1
     return feed, n_inputs_of(example_shape(opened)), n_outputs
+
+
+def open_trial(
+    trial: Trial, data: Dataset | None, settings: TrialSettings, device: torch.device
+) -> tuple[Feed, TrainState]:
+    """The trial's batches and its fresh state (a single-worker trial, or one rank)."""
+    seed = seed_of_key(trial.key)  # the Tune config's hash: trial_seed(config, sweep_seed)
+    feed, n_inputs, n_outputs = open_feed(trial.config, data, settings, device, seed)
+    state = build_state(
+        trial.config,
+        n_inputs=n_inputs,
+        n_outputs=n_outputs,
+        seed=seed,
+        device=device,
+        architecture=settings.architecture,
+        recipe=settings.recipe,
+        steps_per_epoch=feed.steps or 1,
+    )
+    state.maximize = settings.maximize
+    return feed, state
 
 
 def _start(config: dict, settings: TrialSettings) -> Trial:

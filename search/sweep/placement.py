@@ -95,15 +95,14 @@ def release_leftover_groups() -> int:
     """
     import ray
     from ray.util import placement_group_table, remove_placement_group
-    from ray.util.placement_group import PlacementGroup
+
+    from search._tune_compat import placement_group_of
 
     job = ray.get_runtime_context().get_job_id()
     removed = 0
     for group_id, entry in placement_group_table().items():
         if entry.get("state") == "REMOVED" or not group_id.endswith(job):
             continue
-        from ray._raylet import PlacementGroupID
-
-        remove_placement_group(PlacementGroup(PlacementGroupID.from_hex(group_id)))
+        remove_placement_group(placement_group_of(group_id))
         removed += 1
     return removed
