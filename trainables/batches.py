@@ -38,19 +38,11 @@ class TensorBatches:
     ) -> None:
         self.x, self.y, self.batch_size, self.generator = x, y, batch_size, generator
 
-    @property
-    def steps(self) -> int:
-        return math.ceil(self.x.shape[0] / self.batch_size)
-
     def epoch(self, epoch: int, *, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = torch.randperm(self.x.shape[0], generator=self.generator).to(self.x.device)
         for start in range(skip * self.batch_size, self.x.shape[0], self.batch_size):
             idx = order[start : start + self.batch_size]
             yield self.x[idx], self.y[idx]
-
-    def evaluation(self, x: torch.Tensor, y: torch.Tensor, size: int) -> Iterator[Any]:
-        for start in range(0, x.shape[0], size):
-            yield x[start : start + size], y[start : start + size]
 
 
 class EpochSampler(Sampler[int]):

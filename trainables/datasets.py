@@ -129,5 +129,9 @@ def example_shape(data: TrialData) -> tuple[int, ...] | None:
     return None
 
 
-def n_inputs_of(shape: tuple[int, ...] | None) -> int:
-    return math.prod(shape) if shape else 0
+def network_sizes(data: TrialData, task: str) -> tuple[int, int]:
+    """The network's ``n_inputs`` (an example's size, 0 when it isn't one tensor) and
+    ``n_outputs`` (the classes, 0 when not given; 1 for regression)."""
+    shape = example_shape(data)
+    n_outputs = (data.n_classes or 0) if task == "classification" else 1
+    return (math.prod(shape) if shape else 0), n_outputs

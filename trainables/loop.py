@@ -298,10 +298,7 @@ def score_model(
     model: nn.Module, x_all: torch.Tensor, y_all: torch.Tensor, n_classes: int
 ) -> tuple[float, float]:
     """Mean loss, and accuracy (classification) or mean absolute error (regression)."""
-    data = TensorData(x_all, y_all, x_all[:0], y_all[:0], n_classes)
-    data.x_val, data.y_val = x_all, y_all
-    state = _scoring_state(model)
-    scores = evaluate(state, data)
+    scores = score_model_on(model, TensorData(x_all[:0], y_all[:0], x_all, y_all, n_classes))
     score = scores[names.VAL_ACCURACY if n_classes > 0 else names.VAL_MAE]
     return scores[names.VAL_LOSS], score
 

@@ -6,8 +6,7 @@ It travels to the workers with the sweep's settings; ``trainables.losses``,
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from trainables import config as names
 
@@ -64,12 +63,3 @@ class Recipe:
         evaluation step may report more: ``preflight`` runs it on one batch to know)."""
         found = [metric_column(m, top_k=self.top_k) for m in self.metrics_for(task)]
         return (names.TRAIN_LOSS, names.VAL_LOSS, *found)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> Recipe:
-        if not d:
-            return cls()
-        return cls(**{**d, "metrics": tuple(d.get("metrics") or ())})

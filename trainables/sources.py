@@ -7,8 +7,7 @@ reads, so a data set larger than the driver's memory works.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -60,6 +59,3 @@ class TrialDataSpec:
     seed: int = 0
     task: str = "classification"
     loader: LoaderSpec = field(default_factory=LoaderSpec)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)

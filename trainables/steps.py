@@ -10,7 +10,7 @@ evaluation step has the same form; every extra number it returns is reported as
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,8 +133,3 @@ def _is_number(v: Any) -> bool:
     if isinstance(v, torch.Tensor):
         return v.numel() == 1
     return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def iterate(batches: Iterator[Any], device: torch.device, *, non_blocking: bool) -> Iterator[Any]:
-    for batch in batches:
-        yield to_device(batch, device, non_blocking=non_blocking)

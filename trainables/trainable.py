@@ -204,7 +204,7 @@ def open_feed(
         return TensorData.from_dataset(data, device), data.n_features, data.n_outputs
     if settings.trial_data is None:
         raise ValueError("a trial needs a table or trial_data")
-    from trainables.datasets import build_trial_data, example_shape, n_inputs_of
+    from trainables.datasets import build_trial_data, network_sizes
     from trainables.feeds import LoaderFeed
 
     opened = build_trial_data(settings.trial_data, config)
@@ -216,9 +216,7 @@ def open_feed(
         device=device,
         task=settings.trial_data.task,
     )
-    n_classes = opened.n_classes
-    n_outputs = (n_classes or 0) if settings.trial_data.task == "classification" else 1
-    return feed, n_inputs_of(example_shape(opened)), n_outputs
+    return (feed, *network_sizes(opened, settings.trial_data.task))
 
 
 def open_trial(

@@ -21,7 +21,6 @@ from trainables.sources import FactorySource
 def check_runnable(spec: SweepSpec, *, source: str, data: bool = True) -> Dataset | None:
     """Raise ``SpecError`` naming the field if ``spec`` can't run here; the loaded data set
     when ``data`` (``submit`` leaves it to the cluster, where the data lives)."""
-    _check_factory(spec, source)
     _check_references(spec, source)
     _check_tracking(spec, source)
     _check_sampler(spec, source)
@@ -50,12 +49,14 @@ def _baseline_config(spec: SweepSpec) -> TrainConfig:
 
 
 def _check_references(spec: SweepSpec, source: str) -> None:
-    """Every ``package.module:function`` of ``train:`` and ``data.factory`` imports."""
+    """Every ``package.module:function`` of the spec imports: the model, data, loss, metric
+    and step factories."""
     from trainables.factories import load_factory
     from trainables.recipe import is_custom
 
     recipe = spec.recipe
     named = {
+        "model.factory": spec.architecture.factory,
         "train.loss": recipe.loss,
         "train.step": recipe.step,
         "train.eval_step": recipe.eval_step,
@@ -76,7 +77,7 @@ def _check_references(spec: SweepSpec, source: str) -> None:
 def _check_trial_data(spec: SweepSpec, source: str) -> None:
     """Open the data as a trial would (images: the folder; yours: your factory, here once)
     and put one batch through the baseline's model, loss and metrics."""
-    from trainables.datasets import DataFactoryError, build_trial_data, example_shape, n_inputs_of
+    from trainables.datasets import DataFactoryError, build_trial_data, network_sizes
     from trainables.feeds import LoaderFeed
     from trainables.image_folder import ImageFolderError, check_folder
     from trainables.sources import ImageSource, LoaderSpec
@@ -107,7 +108,7 @@ def _check_trial_data(spec: SweepSpec, source: str) -> None:
     except Exception as exc:  # your factory's own error
         raise SpecError(f"{source}: `{where}` failed: {type(exc).__name__}: {exc}") from None
     classification = trial_data.task == "classification"
-    n_outputs = (opened.n_classes or 0) if classification else 1
+    n_inputs, n_outputs = network_sizes(opened, trial_data.task)
     if classification and not opened.n_classes and spec.architecture.type != "factory":
         raise SpecError(
             f"{source}: `{where}` gives no n_classes, which the built-in "
@@ -118,8 +119,7 @@ def _check_trial_data(spec: SweepSpec, source: str) -> None:
             f"{source}: a per-step lr_schedule needs the batches per epoch, but `{where}`'s "
             "training set has no __len__"
         )
-    shape = example_shape(opened)
-    _check_batch(spec, source, feed, n_inputs=n_inputs_of(shape), n_outputs=n_outputs)
+    _check_batch(spec, source, feed, n_inputs=n_inputs, n_outputs=n_outputs)
 
 
 def _per_step_schedule(spec: SweepSpec) -> bool:
@@ -157,18 +157,6 @@ def _check_batch(
                 f"{source}: `metric.name` {objective.name!r} is never reported; "
                 f"the trials report {available}"
             )
-
-
-def _check_factory(spec: SweepSpec, source: str) -> None:
-    factory = spec.architecture.factory
-    if factory is None:
-        return
-    from trainables.model import load_factory
-
-    try:
-        load_factory(factory)
-    except (ImportError, AttributeError, TypeError) as exc:
-        raise SpecError(f"{source}: `model.factory` {factory!r} can't be loaded: {exc}") from None
 
 
 def _check_tracking(spec: SweepSpec, source: str) -> None:
